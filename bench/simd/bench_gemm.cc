@@ -1,0 +1,2 @@
+// Placeholder until these benchmarks are written.
+#include "shim.hpp"

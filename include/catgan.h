@@ -1,0 +1,82 @@
+/* catgan: Categorical GANs (Springenberg, ICLR 2016, arXiv 1511.06390) on CPUs.
+ * The only public header. Dimensions, everywhere: n batch, c channels, h w height width,
+ * oc output channels, kh kw kernel, oh ow output size, k classes. Tensors are NCHW, row-major. */
+#ifndef CATGAN_H
+#define CATGAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define CG_API __attribute__((visibility("default")))
+#else
+#define CG_API
+#endif
+
+#define CG_VERSION "0.1.0"
+
+enum cg_status {
+    CG_OK = 0,
+    CG_ERR_INVALID_ARG,
+    CG_ERR_OUT_OF_MEMORY,
+    CG_ERR_UNSUPPORTED_CPU,
+    CG_ERR_IO,
+    CG_ERR_NUMERIC,
+    CG_ERR_FORMAT /* a file exists but its content is malformed, truncated or of another kind */
+};
+
+/* Instruction sets, ordered: a cap allows everything at or below it. */
+enum cg_isa { CG_ISA_REF = 0, CG_ISA_AVX2 = 1, CG_ISA_AVX512 = 2 };
+
+struct cg_init_opts {
+    int isa_cap;     /* -1: no cap (use the best the CPU has); else an enum cg_isa */
+    int ignore_env;  /* 0: the environment variable CG_ISA=ref|avx2|avx512 also caps */
+};
+
+/* Chooses the kernels for this CPU. opts may be NULL (no cap, CG_ISA honoured). Call before
+ * anything else; calling again re-selects (not thread-safe: only while no kernel runs).
+ * Returns CG_ERR_UNSUPPORTED_CPU when a cap names an ISA this CPU lacks, CG_ERR_INVALID_ARG
+ * for an unknown CG_ISA value. */
+CG_API enum cg_status cg_init(const struct cg_init_opts *opts);
+CG_API enum cg_isa cg_isa_active(void);
+CG_API const char *cg_isa_name(enum cg_isa isa);       /* "ref", "avx2", "avx512" */
+CG_API int cg_isa_parse(const char *s, enum cg_isa *out); /* 0 on success */
+CG_API const char *cg_status_str(enum cg_status st);
+/* Message of the last failure on this thread: "conv2d_init: ksize=0 must be > 0". */
+CG_API const char *cg_last_error(void);
+
+typedef void (*cg_log_fn)(int level, const char *msg, void *user);
+CG_API void cg_log_set(cg_log_fn fn, void *user);
+CG_API const char *cg_version(void);
+
+/* ---- CatGAN losses (src/loss), eqs. (7)-(9) of the paper ---------------------------------- */
+typedef struct cg_catgan_terms {
+    float h_x;     /* marginal entropy H[mean_i p(y|x_i)] over the real batch       */
+    float h_real;  /* mean conditional entropy over the real batch                  */
+    float h_fake;  /* mean conditional entropy over the generated batch             */
+    float h_g;     /* marginal entropy over the generated batch                     */
+    float ce;      /* mean cross-entropy over the labelled batch (0 when n_lab = 0) */
+    float d_loss;  /* -h_x + h_real - h_fake + lambda * ce   (minimised by D)       */
+    float g_loss;  /* -h_g + h_fake                          (minimised by G)       */
+} cg_catgan_terms;
+
+/* Logits are row-major (n, k). Gradients are d(d_loss)/d(logits), written (not accumulated);
+   any gradient pointer may be NULL. labels are in [0, k). Returns 0, or an error code with
+   cg_last_error() set, for bad arguments (k < 2, n < 1, a label out of range, NULL data). */
+CG_API int cg_catgan_d_loss(const float *logits_real, int n_real,
+                            const float *logits_fake, int n_fake,
+                            const float *logits_lab, const int *labels, int n_lab,
+                            int k, float lambda, cg_catgan_terms *terms,
+                            float *grad_real, float *grad_fake, float *grad_lab);
+/* Fills terms->h_fake, h_g and g_loss; grad_fake = d(g_loss)/d(logits_fake). */
+CG_API int cg_catgan_g_loss(const float *logits_fake, int n_fake, int k,
+                            cg_catgan_terms *terms, float *grad_fake);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CATGAN_H */

@@ -1,0 +1,2 @@
+/* Placeholder until this file is written. */
+typedef int cg_placeholder_src_io_image_c;

@@ -1,0 +1,2 @@
+/* Placeholder until this file is written. */
+typedef int cg_placeholder_src_simd_ref_vec_c;
