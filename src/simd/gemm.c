@@ -1,31 +1,270 @@
-/* GEMM driver. Placeholder: a plain triple loop until the packed driver lands. */
-#include "simd/gemm.h"
+/* GEMM driver: BLIS loop nest (jc/NC, pc/KC, ic/MC, jr/NR, ir/MR) around the registry's
+ * micro-kernels, packing op(A) and op(B) so one kernel layout serves all four transposes
+ * (Goto & van de Geijn, TOMS 2008; Van Zee & van de Geijn, BLIS, TOMS 2015). */
+#include <assert.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "simd/kernels.h"
+
+static const struct cg_gemm_kernels registry[] = {
+#define CG_GEMM_UKERNEL(isa, fn, mr, nr, kc, mc, nc) \
+    {CG_ISA_##isa, #fn, mr, nr, kc, mc, nc, fn, NULL},
+#include "simd/gemm.inc"
+#undef CG_GEMM_UKERNEL
+};
+#define N_ENTRIES (sizeof registry / sizeof registry[0])
+
+/* The unreserved-thread fallback packs one micro-panel of each operand on the stack. */
+#define FALLBACK_FLOATS (16 * 1024)
+#define CG_GEMM_UKERNEL(isa, fn, mr, nr, kc, mc, nc)                                   \
+    _Static_assert((mr + nr) * kc <= FALLBACK_FLOATS, #fn ": kc too big for fallback"); \
+    _Static_assert(mc % mr == 0 && nc % nr == 0, #fn ": mc, nc must be tile multiples");
+#include "simd/gemm.inc"
+#undef CG_GEMM_UKERNEL
+
+/* Per-thread packing buffers, indexed by omp_get_thread_num(). */
+static float **pool;
+static int pool_n;
+
+static size_t buf_a_floats(const struct cg_gemm_kernels *kt) {
+    return cg_align_up((size_t)kt->mc * kt->kc * sizeof(float)) / sizeof(float);
+}
+
+static size_t buf_floats(void) {
+    size_t most = 0;
+    for (size_t i = 0; i < N_ENTRIES; i++) {
+        size_t s = buf_a_floats(&registry[i]) + (size_t)registry[i].kc * registry[i].nc;
+        if (s > most) most = s;
+    }
+    return most;
+}
+
+enum cg_status cg_gemm_reserve(int nthreads) {
+    if (nthreads < 1) return CG_FAIL(CG_ERR_INVALID_ARG, "nthreads=%d must be >= 1", nthreads);
+    if (nthreads <= pool_n) return CG_OK;
+    float **grown = cg_malloc((size_t)nthreads * sizeof *grown);
+    if (!grown) return CG_FAIL(CG_ERR_OUT_OF_MEMORY, "gemm pool of %d threads", nthreads);
+    if (pool_n) memcpy(grown, pool, (size_t)pool_n * sizeof *grown);
+    int have = pool_n;
+    for (; have < nthreads; have++) {
+        grown[have] = cg_malloc(buf_floats() * sizeof(float));
+        if (!grown[have]) break;
+    }
+    cg_free(pool);
+    pool = grown;
+    pool_n = have;
+    if (have < nthreads)
+        return CG_FAIL(CG_ERR_OUT_OF_MEMORY, "gemm buffer of %zu bytes for thread %d",
+                       buf_floats() * sizeof(float), have);
+    return CG_OK;
+}
+
+int cg_gemm_reserved(void) { return pool_n; }
+
+static cg_gemm_packbt_fn packbt_for(enum cg_isa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (isa == CG_ISA_AVX512) return cg_f32_gemm_packbt_32__avx512;
+    if (isa == CG_ISA_AVX2) return cg_f32_gemm_packbt_16__avx2;
+#endif
+    (void)isa;
+    return NULL;
+}
+
+bool cg_gemm_kernels_get(struct cg_gemm_kernels *k, enum cg_isa isa) {
+    for (size_t i = 0; i < N_ENTRIES; i++) {
+        if (registry[i].isa == isa) {
+            *k = registry[i];
+            k->packbt = packbt_for(isa);
+            return true;
+        }
+    }
+    return false;
+}
 
 void cg_gemm_kernels_select(struct cg_gemm_kernels *k, enum cg_isa isa) {
-    k->isa = isa;
-    k->mr = 1;
-    k->nr = 1;
+    for (size_t i = 0; i < N_ENTRIES; i++) {
+        if (registry[i].isa <= isa) {
+            cg_gemm_kernels_get(k, registry[i].isa);
+            break;
+        }
+    }
+    /* Failure leaves a smaller pool; unreserved threads then take the slow stack path. */
+    (void)cg_gemm_reserve(omp_get_max_threads());
+}
+
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+
+/* Rows [0, mb) x k-range [0, kcb) of op(A) (a points at its (0,0)) into MR-row panels
+ * dst[panel][p*MR + i], zero rows past mb so the kernel needs no row mask in its k loop. */
+static void pack_a(size_t MR, enum cg_trans ta, size_t mb, size_t kcb, const float *a,
+                   size_t lda, float *restrict dst) {
+    for (size_t ir = 0; ir < mb; ir += MR, dst += MR * kcb) {
+        size_t mr = min_sz(MR, mb - ir);
+        if (ta == CG_NO_TRANS) {
+            /* row-wise reads keep each source row a sequential stream */
+            for (size_t i = 0; i < mr; i++) {
+                const float *src = a + (ir + i) * lda;
+                for (size_t p = 0; p < kcb; p++) dst[p * MR + i] = src[p];
+            }
+        } else {
+            for (size_t p = 0; p < kcb; p++)
+                memcpy(dst + p * MR, a + p * lda + ir, mr * sizeof(float));
+        }
+        for (size_t i = mr; i < MR; i++)
+            for (size_t p = 0; p < kcb; p++) dst[p * MR + i] = 0.0f;
+    }
+}
+
+/* Columns [0, nb) x k-range [0, kcb) of op(B) into NR-column panels dst[panel][p*NR + j]. */
+static void pack_b(const struct cg_gemm_kernels *kt, enum cg_trans tb, size_t nb, size_t kcb,
+                   const float *b, size_t ldb, float *restrict dst) {
+    const size_t NR = (size_t)kt->nr;
+    for (size_t jr = 0; jr < nb; jr += NR, dst += NR * kcb) {
+        size_t nr = min_sz(NR, nb - jr);
+        if (tb == CG_NO_TRANS) {
+            for (size_t p = 0; p < kcb; p++) {
+                memcpy(dst + p * NR, b + p * ldb + jr, nr * sizeof(float));
+                for (size_t j = nr; j < NR; j++) dst[p * NR + j] = 0.0f;
+            }
+        } else if (kt->packbt) {
+            kt->packbt(nr, kcb, b + jr * ldb, ldb, dst);
+        } else {
+            for (size_t j = 0; j < NR; j++) {
+                const float *src = b + (jr + j) * ldb;
+                for (size_t p = 0; p < kcb; p++) dst[p * NR + j] = j < nr ? src[p] : 0.0f;
+            }
+        }
+    }
+}
+
+/* C = beta * C (k == 0 or alpha == 0): BLAS semantics, beta == 0 writes zeros over NaNs. */
+static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc) {
+    for (size_t i = 0; i < m; i++) {
+        float *ci = c + i * ldc;
+        if (beta == 0.0f) {
+            memset(ci, 0, n * sizeof(float));
+        } else if (beta != 1.0f) {
+            for (size_t j = 0; j < n; j++) ci[j] *= beta;
+        }
+    }
+}
+
+/* Single-threaded core with explicit mc/nc (the stack fallback shrinks them) and buffers. */
+static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, float *apack,
+                    float *bpack, enum cg_trans ta, enum cg_trans tb, size_t m, size_t n,
+                    size_t k, float alpha, const float *a, size_t lda, const float *b,
+                    size_t ldb, float beta, float *c, size_t ldc) {
+    const size_t MR = (size_t)kt->mr, NR = (size_t)kt->nr, KC = (size_t)kt->kc;
+    /* One row panel uses each B element once, so packing B would only copy it: read op(B)
+     * in place. The kernel's arithmetic is the same either way (same bits). */
+    const bool direct_b = tb == CG_NO_TRANS && m <= MR;
+    for (size_t jc = 0; jc < n; jc += NC) {
+        size_t nb = min_sz(NC, n - jc);
+        for (size_t pc = 0; pc < k; pc += KC) {
+            size_t kcb = min_sz(KC, k - pc);
+            /* later k-blocks add onto the partial sums already in C */
+            float be = pc == 0 ? beta : 1.0f;
+            const float *bp = bpack;
+            size_t bld = NR, bstep = NR * kcb;
+            if (direct_b) {
+                bp = b + pc * ldb + jc;
+                bld = ldb;
+                bstep = NR;
+            } else {
+                const float *bsrc = tb == CG_NO_TRANS ? b + pc * ldb + jc : b + jc * ldb + pc;
+                pack_b(kt, tb, nb, kcb, bsrc, ldb, bpack);
+            }
+            for (size_t ic = 0; ic < m; ic += MC) {
+                size_t mb = min_sz(MC, m - ic);
+                const float *asrc = ta == CG_NO_TRANS ? a + ic * lda + pc : a + pc * lda + ic;
+                pack_a(MR, ta, mb, kcb, asrc, lda, apack);
+                for (size_t jr = 0; jr < nb; jr += NR) {
+                    size_t nr = min_sz(NR, nb - jr);
+                    const float *bj = bp + (jr / NR) * bstep;
+                    float *cj = c + ic * ldc + jc + jr;
+                    for (size_t ir = 0; ir < mb; ir += MR) {
+                        kt->ukernel(min_sz(MR, mb - ir), nr, kcb, apack + ir * kcb, bj, bld,
+                                    cj + ir * ldc, ldc, alpha, be);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* A thread without a reserved buffer still gets the same bits, from micro-panel blocking. */
+static void __attribute__((noinline))
+gemm_fallback(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum cg_trans tb, size_t m,
+              size_t n, size_t k, float alpha, const float *a, size_t lda, const float *b,
+              size_t ldb, float beta, float *c, size_t ldc) {
+    _Alignas(64) float buf[FALLBACK_FLOATS];
+    size_t mr = (size_t)kt->mr, nr = (size_t)kt->nr;
+    gemm_st(kt, mr, nr, buf, buf + mr * (size_t)kt->kc, ta, tb, m, n, k, alpha, a, lda, b,
+            ldb, beta, c, ldc);
+}
+
+void cg_sgemm_with(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum cg_trans tb, int m,
+                   int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                   float beta, float *c, int ldc) {
+    assert(m >= 0 && n >= 0 && k >= 0);
+    assert(ldc >= n && lda >= (ta == CG_NO_TRANS ? k : m) && ldb >= (tb == CG_NO_TRANS ? n : k));
+    if (m == 0 || n == 0) return;
+    if (k == 0 || alpha == 0.0f) {
+        scale_c((size_t)m, (size_t)n, beta, c, (size_t)ldc);
+        return;
+    }
+    int tid = omp_get_thread_num();
+    assert(tid < pool_n && "cg_gemm_reserve() was not called for this thread id");
+    if (tid >= pool_n) {
+        gemm_fallback(kt, ta, tb, (size_t)m, (size_t)n, (size_t)k, alpha, a, (size_t)lda, b,
+                      (size_t)ldb, beta, c, (size_t)ldc);
+        return;
+    }
+    float *buf = pool[tid];
+    gemm_st(kt, (size_t)kt->mc, (size_t)kt->nc, buf, buf + buf_a_floats(kt), ta, tb, (size_t)m,
+            (size_t)n, (size_t)k, alpha, a, (size_t)lda, b, (size_t)ldb, beta, c, (size_t)ldc);
 }
 
 void cg_sgemm(enum cg_trans ta, enum cg_trans tb, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
-    for (int i = 0; i < m; i++) {
-        for (int j = 0; j < n; j++) {
-            float s = 0.0f;
-            for (int p = 0; p < k; p++) {
-                float av = ta ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
-                float bv = tb ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j];
-                s += av * bv;
-            }
-            float *cij = &c[(size_t)i * ldc + j];
-            *cij = beta == 0.0f ? alpha * s : alpha * s + beta * *cij;
-        }
-    }
+    cg_sgemm_with(&cg_kernels()->gemm, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void cg_sgemm_mt(int nt, enum cg_trans ta, enum cg_trans tb, int m, int n, int k, float alpha,
                  const float *a, int lda, const float *b, int ldb, float beta, float *c,
                  int ldc) {
-    (void)nt;
-    cg_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    const struct cg_gemm_kernels *kt = &cg_kernels()->gemm;
+    if (nt > pool_n) nt = pool_n;
+    /* below ~1 MFLOP a fork/join costs more than it saves */
+    if (nt <= 1 || omp_in_parallel() || (double)m * n * k < 5e5 || k == 0) {
+        cg_sgemm_with(kt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    /* Split C by whole tiles along n when there are enough column panels (each thread then
+     * packs a disjoint part of B and shares only the small A), else along m. Any split
+     * gives the same bits: every element's arithmetic is independent of its tile. */
+    int pn = (n + kt->nr - 1) / kt->nr, pm = (m + kt->mr - 1) / kt->mr;
+    bool split_n = pn >= 2 * nt || pn >= pm;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), nth = omp_get_num_threads();
+        int parts = split_n ? pn : pm, tile = split_n ? kt->nr : kt->mr;
+        int lim = split_n ? n : m;
+        int lo = (int)((long long)parts * t / nth) * tile;
+        int hi = (int)((long long)parts * (t + 1) / nth) * tile;
+        if (hi > lim) hi = lim;
+        if (lo < hi) {
+            if (split_n) {
+                const float *bt = tb == CG_NO_TRANS ? b + lo : b + (size_t)lo * ldb;
+                cg_sgemm_with(kt, ta, tb, m, hi - lo, k, alpha, a, lda, bt, ldb, beta, c + lo,
+                              ldc);
+            } else {
+                const float *at = ta == CG_NO_TRANS ? a + (size_t)lo * lda : a + lo;
+                cg_sgemm_with(kt, ta, tb, hi - lo, n, k, alpha, at, lda, b, ldb, beta,
+                              c + (size_t)lo * ldc, ldc);
+            }
+        }
+    }
 }

@@ -1,5 +1,5 @@
 /* Single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, row-major (BLIS-style packing
- * and register-blocked micro-kernels; see src/simd/gemm.inc for the registry). */
+ * and register-blocked micro-kernels, Goto & van de Geijn TOMS 2008; registry: gemm.inc). */
 #ifndef CG_SIMD_GEMM_H
 #define CG_SIMD_GEMM_H
 
@@ -13,29 +13,82 @@ extern "C" {
 
 enum cg_trans { CG_NO_TRANS = 0, CG_TRANS = 1 };
 
-/* Micro-kernel table entry. (Filled in by the GEMM work: mr, nr, the micro-kernel and the
- * blocking parameters of the chosen ISA.) */
+/* Micro-kernel: C(mr, nr) = alpha * Apanel * Bpanel + beta * C, for 1 <= mr <= MR and
+ * 1 <= nr <= NR of the entry. a: packed op(A) panel, a[p*MR + i] (rows >= mr are zero).
+ * b: b[p*ldb + j] for j < nr; either a packed panel (ldb = NR, zero-padded) or op(B) read in
+ * place (ldb = the caller's leading dimension; nothing past column nr is read).
+ * beta == 0: C is write-only. Each C element is acc = sum_p a*b accumulated in p order from
+ * 0 (fused multiply-add where the ISA has it), then alpha * acc + beta * C. */
+typedef void (*cg_gemm_ukernel_fn)(size_t mr, size_t nr, size_t kc, const float *CG_RESTRICT a,
+                                   const float *CG_RESTRICT b, size_t ldb, float *CG_RESTRICT c,
+                                   size_t ldc, float alpha, float beta);
+
+/* Packs nr <= NR columns of op(B) = B^T (B stored (n,k), row-major, ldb) for kc steps into
+ * dst[p*NR + j], zero-padding columns nr..NR. Optional per ISA (NULL: portable loop). */
+typedef void (*cg_gemm_packbt_fn)(size_t nr, size_t kc, const float *CG_RESTRICT b, size_t ldb,
+                                  float *CG_RESTRICT dst);
+
+#define CG_GEMM_UKERNEL(isa, fn, mr, nr, kc, mc, nc)                                           \
+    void fn(size_t mr_, size_t nr_, size_t kc_, const float *CG_RESTRICT a,                  \
+            const float *CG_RESTRICT b, size_t ldb, float *CG_RESTRICT c, size_t ldc,          \
+            float alpha, float beta);
+#include "simd/gemm.inc"
+#undef CG_GEMM_UKERNEL
+#if defined(__x86_64__) || defined(__i386__)
+void cg_f32_gemm_packbt_32__avx512(size_t nr, size_t kc, const float *CG_RESTRICT b, size_t ldb,
+                                   float *CG_RESTRICT dst);
+void cg_f32_gemm_packbt_16__avx2(size_t nr, size_t kc, const float *CG_RESTRICT b, size_t ldb,
+                                 float *CG_RESTRICT dst);
+#endif
+
+/* One registry entry plus its blocking: kc | k-block (fixes the reduction order), mc and nc
+ * the A and B block sizes (multiples of mr and nr). */
 struct cg_gemm_kernels {
     enum cg_isa isa;
-    int mr, nr;
+    const char *name;
+    int mr, nr, kc, mc, nc;
+    cg_gemm_ukernel_fn ukernel;
+    cg_gemm_packbt_fn packbt;  /* may be NULL */
 };
+/* Fills k with the best entry at or below isa, and reserves packing buffers for
+ * omp_get_max_threads() threads (an allocation failure surfaces later as a smaller pool). */
 void cg_gemm_kernels_select(struct cg_gemm_kernels *k, enum cg_isa isa);
+/* The registry entry of exactly this ISA; false when the build has none (non-x86). */
+bool cg_gemm_kernels_get(struct cg_gemm_kernels *k, enum cg_isa isa);
+
+/* Plans packing buffers for OpenMP thread ids [0, nthreads) (sized for every registry entry,
+ * so a later cg_init to another ISA keeps them valid). Grows only; never shrinks. Call while
+ * no GEMM runs (model create time). CG_ERR_INVALID_ARG for nthreads < 1,
+ * CG_ERR_OUT_OF_MEMORY when the buffers cannot be allocated. */
+enum cg_status cg_gemm_reserve(int nthreads);
+/* Thread ids [0, n) have a buffer. */
+int cg_gemm_reserved(void);
 
 /* C(m,n) = alpha * op(A)(m,k) * op(B)(k,n) + beta * C, all row-major.
  * op(A) = A with A stored (m,k), lda >= k; or A^T with A stored (k,m), lda >= m.
  * op(B) = B with B stored (k,n), ldb >= n; or B^T with B stored (n,k), ldb >= k.
- * beta == 0 means C is write-only (NaNs in C are not propagated). k == 0 scales C by beta.
- * Single-threaded; safe to call from several threads at once (each uses its own packing
- * buffer from a pool planned at cg_init; no allocation here). Deterministic: each C element's
- * reduction order depends only on k, never on the thread count or on m/n blocking. */
+ * beta == 0 means C is write-only (NaNs in C are not propagated). k == 0 or alpha == 0
+ * scales C by beta. C must not alias A or B.
+ * Single-threaded; safe to call from several threads of one OpenMP team at once: each uses
+ * the packing buffer of its omp_get_thread_num(), which must have been reserved
+ * (cg_gemm_reserve; cg_init reserves omp_get_max_threads()). No allocation here.
+ * Deterministic: each C element is summed in k order in blocks of the entry's kc, whatever
+ * m, n, the thread count or the tile it falls in, so results depend only on the ISA. */
 void cg_sgemm(enum cg_trans ta, enum cg_trans tb, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
 /* The same, parallelised over blocks of C with nt OpenMP threads (the fully connected
- * layers); bit-identical to cg_sgemm for any nt. */
+ * layers); bit-identical to cg_sgemm for any nt. Inside an active parallel region it runs
+ * single-threaded on the caller's thread; nt is capped at cg_gemm_reserved(). */
 void cg_sgemm_mt(int nt, enum cg_trans ta, enum cg_trans tb, int m, int n, int k, float alpha,
                  const float *a, int lda, const float *b, int ldb, float beta, float *c,
                  int ldc);
+
+/* cg_sgemm with an explicit entry instead of the active table (tests, benchmarks). The
+ * caller's thread id must be reserved. */
+void cg_sgemm_with(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum cg_trans tb, int m,
+                   int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                   float beta, float *c, int ldc);
 
 #ifdef __cplusplus
 }

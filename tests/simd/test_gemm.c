@@ -1,6 +1,308 @@
-/* Placeholder until this file's tests are written: checks only that the library initialises. */
+/* cg_sgemm against a naive double-precision product: every registry entry, the four
+ * transposes, padded leading dimensions, alpha/beta/NaN/k=0 rules, k across the kc blocks,
+ * and bit-identity of cg_sgemm_mt and of calls from inside a parallel region. */
 #include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
 
-#include "catgan.h"
+#include "common.h"
+#include "simd/kernels.h"
 
-Test(placeholder, init) { cr_assert_eq(cg_init(NULL), CG_OK); }
+/* One problem: op(A)(m,k) op(B)(k,n), stored with `pad` spare columns in every leading
+ * dimension. Padding holds NaN so any read outside the matrices poisons the result. */
+struct prob {
+    enum cg_trans ta, tb;
+    int m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+    float *a, *b, *c0, *c;
+    double *ref, *tol;
+};
+
+static void prob_make(struct prob *p, enum cg_trans ta, enum cg_trans tb, int m, int n, int k,
+                      int pad, float alpha, float beta, uint64_t seed) {
+    *p = (struct prob){ta, tb, m, n, k, 0, 0, 0, alpha, beta, 0, 0, 0, 0, 0, 0};
+    int ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+    p->lda = ac + pad;
+    p->ldb = bc + pad;
+    p->ldc = n + pad;
+    size_t na = (size_t)ar * p->lda + 1, nb = (size_t)br * p->ldb + 1, nc = (size_t)m * p->ldc;
+    p->a = t_alloc(na);
+    p->b = t_alloc(nb);
+    p->c0 = t_alloc(nc + 1);
+    p->c = t_alloc(nc + 1);
+    t_fill(p->a, na, -1.0f, 1.0f, seed);
+    t_fill(p->b, nb, -1.0f, 1.0f, seed + 1);
+    t_fill(p->c0, nc, -1.0f, 1.0f, seed + 2);
+    for (int i = 0; i < ar; i++)
+        for (int j = ac; j < p->lda; j++) p->a[(size_t)i * p->lda + j] = NAN;
+    for (int i = 0; i < br; i++)
+        for (int j = bc; j < p->ldb; j++) p->b[(size_t)i * p->ldb + j] = NAN;
+    p->ref = malloc(sizeof(double) * (size_t)m * n + 1);
+    p->tol = malloc(sizeof(double) * (size_t)m * n + 1);
+    cr_assert(p->ref && p->tol);
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < n; j++) {
+            double s = 0, mag = 0;
+            for (int q = 0; q < k; q++) {
+                double av = ta ? p->a[(size_t)q * p->lda + i] : p->a[(size_t)i * p->lda + q];
+                double bv = tb ? p->b[(size_t)j * p->ldb + q] : p->b[(size_t)q * p->ldb + j];
+                s += av * bv;
+                mag += fabs(av * bv);
+            }
+            double cv = p->c0[(size_t)i * p->ldc + j];
+            double bc_ = beta == 0.0f ? 0.0 : (double)beta * cv;
+            p->ref[(size_t)i * n + j] = alpha * s + bc_;
+            /* Float summation of k products errs by at most ~k*u*sum|a*b| (u = 2^-24,
+             * Higham 2002, eq. 3.5); alpha*acc + beta*C adds a few u. We allow
+             * (k + 4) * FLT_EPSILON = 2(k + 4)u times that: a wrong index or a dropped term
+             * errs by ~|a*b| ~ 0.25, far above it (k <= 771 gives tol <= ~0.02). */
+            p->tol[(size_t)i * n + j] =
+                (k + 4) * (double)FLT_EPSILON * (fabs(alpha) * mag + fabs(bc_)) + 1e-30;
+        }
+    }
+}
+
+static void prob_reset_c(struct prob *p, bool nan_fill) {
+    size_t nc = (size_t)p->m * p->ldc;
+    memcpy(p->c, p->c0, nc * sizeof(float));
+    /* the padding of C must survive untouched: mark it */
+    for (int i = 0; i < p->m; i++)
+        for (int j = p->n; j < p->ldc; j++) p->c[(size_t)i * p->ldc + j] = -777.0f;
+    if (nan_fill)
+        for (int i = 0; i < p->m; i++)
+            for (int j = 0; j < p->n; j++) p->c[(size_t)i * p->ldc + j] = NAN;
+}
+
+static void prob_free(struct prob *p) {
+    cg_free(p->a);
+    cg_free(p->b);
+    cg_free(p->c0);
+    cg_free(p->c);
+    free(p->ref);
+    free(p->tol);
+}
+
+static void run_with(const struct cg_gemm_kernels *kt, struct prob *p) {
+    cg_sgemm_with(kt, p->ta, p->tb, p->m, p->n, p->k, p->alpha, p->a, p->lda, p->b, p->ldb,
+                  p->beta, p->c, p->ldc);
+}
+
+static void prob_check(const struct prob *p, const char *what) {
+    for (int i = 0; i < p->m; i++) {
+        for (int j = p->n; j < p->ldc; j++)
+            cr_assert_eq(p->c[(size_t)i * p->ldc + j], -777.0f, "%s: C padding (%d,%d) written",
+                         what, i, j);
+        for (int j = 0; j < p->n; j++) {
+            double got = p->c[(size_t)i * p->ldc + j], want = p->ref[(size_t)i * p->n + j];
+            double tol = p->tol[(size_t)i * p->n + j];
+            cr_assert(fabs(got - want) <= tol,
+                      "%s: %c%c m=%d n=%d k=%d alpha=%g beta=%g: C(%d,%d)=%.9g want %.9g "
+                      "(tol %.3g)",
+                      what, p->ta ? 'T' : 'N', p->tb ? 'T' : 'N', p->m, p->n, p->k,
+                      (double)p->alpha, (double)p->beta, i, j, got, want, tol);
+        }
+    }
+}
+
+static const int dims[] = {1, 3, 7, 17, 63, 65, 257};
+static const float alphas[] = {1.0f, -0.5f};
+static const float betas[] = {0.0f, 1.0f, 0.3f};
+
+static void check_one(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum cg_trans tb,
+                      int m, int n, int k, int pad, float alpha, float beta, uint64_t seed) {
+    struct prob p;
+    prob_make(&p, ta, tb, m, n, k, pad, alpha, beta, seed);
+    /* beta == 0 must ignore C entirely, NaN included */
+    prob_reset_c(&p, beta == 0.0f);
+    run_with(kt, &p);
+    prob_check(&p, kt->name);
+    prob_free(&p);
+}
+
+/* A covering subset of dims^3 x 4 transposes: every (m, n) pair and every transpose, with k
+ * rotating through dims and alpha/beta cycling, plus k across the entry's kc blocks. */
+static void check_entry(enum cg_isa isa) {
+    struct cg_gemm_kernels kt;
+    cr_assert(cg_gemm_kernels_get(&kt, isa));
+    cr_assert_eq(cg_gemm_reserve(1), CG_OK, "%s", cg_last_error());
+    const int nd = sizeof dims / sizeof dims[0];
+    unsigned it = 0;
+    for (int t = 0; t < 4; t++) {
+        enum cg_trans ta = (enum cg_trans)(t & 1), tb = (enum cg_trans)(t >> 1);
+        for (int im = 0; im < nd; im++) {
+            for (int in = 0; in < nd; in++, it++) {
+                int m = dims[im], n = dims[in], k = dims[(im + in + t) % nd];
+                /* skip the costliest naive references; 257 still meets every other dim */
+                if ((size_t)m * n * k > 257u * 65 * 65) k = dims[(im + in + t + 3) % 4];
+                check_one(&kt, ta, tb, m, n, k, (int)(it % 3) * 3, alphas[it % 2],
+                          betas[it % 3], it);
+            }
+        }
+        /* k = kc + 1 and 2kc + 3: the second and third k-blocks accumulate onto C */
+        check_one(&kt, ta, tb, 17, 65, kt.kc + 1, 1, -0.5f, 0.3f, 1000 + t);
+        check_one(&kt, ta, tb, 7, 33, 2 * kt.kc + 3, 2, 1.0f, 0.0f, 2000 + t);
+        check_one(&kt, ta, tb, 3, 17, 2 * kt.kc + 3, 0, 1.0f, 1.0f, 2100 + t);
+        /* m and n past one mc and one nc block */
+        check_one(&kt, ta, tb, kt.mc + kt.mr + 1, kt.nc + kt.nr + 3, 7, 1, 1.0f, 0.3f, 3000 + t);
+    }
+    /* every alpha x beta on one awkward shape */
+    for (int ia = 0; ia < 2; ia++)
+        for (int ib = 0; ib < 3; ib++)
+            check_one(&kt, CG_TRANS, CG_NO_TRANS, 63, 65, 17, 2, alphas[ia], betas[ib], 50 + ib);
+}
+
+#define CG_GEMM_UKERNEL(isa, fn, mr, nr, kc, mc, nc)                                 \
+    Test(gemm, fn) {                                                                  \
+        if (!cg_cpu_has(CG_ISA_##isa)) cr_skip_test("CPU lacks " #isa);               \
+        check_entry(CG_ISA_##isa);                                                    \
+    }
+#include "simd/gemm.inc"
+#undef CG_GEMM_UKERNEL
+
+/* k == 0 (and alpha == 0) only scale C; beta == 0 then writes zeros, even over NaN. */
+Test(gemm, k_zero_scales_c) {
+    cr_assert_eq(cg_init(NULL), CG_OK);
+    float c[6] = {1, 2, NAN, 4, 5, 6}, a[1] = {NAN}, b[1] = {NAN};
+    cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, 2, 3, 0, 1.0f, a, 1, b, 3, 0.0f, c, 3);
+    for (int i = 0; i < 6; i++) cr_assert_eq(c[i], 0.0f);
+    float d[4] = {1, 2, 3, 4};
+    cg_sgemm(CG_TRANS, CG_TRANS, 2, 2, 0, 1.0f, a, 2, b, 1, 0.5f, d, 2);
+    for (int i = 0; i < 4; i++) cr_assert_eq(d[i], 0.5f * (float)(i + 1));
+    float e[2] = {3, 4}, x[2] = {1, 1};
+    cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, 1, 2, 1, 0.0f, x, 1, x, 2, 1.0f, e, 2);
+    cr_assert(e[0] == 3.0f && e[1] == 4.0f);
+}
+
+Test(gemm, reserve_validates) {
+    cr_assert_eq(cg_gemm_reserve(0), CG_ERR_INVALID_ARG);
+    cr_assert(strstr(cg_last_error(), "nthreads=0") != NULL, "%s", cg_last_error());
+    cr_assert_eq(cg_gemm_reserve(3), CG_OK);
+    cr_assert_geq(cg_gemm_reserved(), 3);
+    cr_assert_eq(cg_gemm_reserve(2), CG_OK); /* never shrinks */
+    cr_assert_geq(cg_gemm_reserved(), 3);
+}
+
+/* Every ISA agrees with ref within the summation bound of each (both are checked against
+ * the double product above; this compares the paths directly on layer-like shapes). */
+Test(gemm, isas_agree_with_ref) {
+    static const int shapes[][5] = {{32, 200, 25, 0, 0}, {64, 120, 288, 1, 0},
+                                    {100, 10, 128, 0, 1}, {10, 128, 300, 0, 1},
+                                    {1, 300, 100, 0, 0},  {130, 70, 1, 1, 0}};
+    struct cg_gemm_kernels ref;
+    cr_assert(cg_gemm_kernels_get(&ref, CG_ISA_REF));
+    cr_assert_eq(cg_gemm_reserve(1), CG_OK);
+    for (int isa = CG_ISA_AVX2; isa <= CG_ISA_AVX512; isa++) {
+        struct cg_gemm_kernels kt;
+        if (!cg_cpu_has((enum cg_isa)isa) || !cg_gemm_kernels_get(&kt, (enum cg_isa)isa))
+            continue;
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            const int *sh = shapes[s];
+            struct prob p;
+            prob_make(&p, (enum cg_trans)sh[3], (enum cg_trans)sh[4], sh[0], sh[1], sh[2], 1,
+                      1.0f, 0.3f, 70 + s);
+            prob_reset_c(&p, false);
+            run_with(&ref, &p);
+            size_t nc = (size_t)p.m * p.ldc;
+            float *cref = t_alloc(nc);
+            memcpy(cref, p.c, nc * sizeof(float));
+            prob_reset_c(&p, false);
+            run_with(&kt, &p);
+            for (int i = 0; i < p.m; i++)
+                for (int j = 0; j < p.n; j++) {
+                    size_t o = (size_t)i * p.ldc + j;
+                    /* each side is within tol of the exact value, so within 2 tol of each
+                     * other */
+                    cr_assert(fabs((double)p.c[o] - cref[o]) <= 2 * p.tol[(size_t)i * p.n + j],
+                              "%s vs ref: shape %zu C(%d,%d) %.9g vs %.9g", kt.name, s, i, j,
+                              (double)p.c[o], (double)cref[o]);
+                }
+            cg_free(cref);
+            prob_free(&p);
+        }
+    }
+}
+
+/* Shapes that split along n, along m, and tiny ones below the threading threshold. */
+static const int mt_shapes[][5] = {
+    {100, 500, 784, 0, 0}, {100, 784, 1000, 0, 1}, {1000, 40, 100, 1, 0},
+    {33, 1000, 70, 1, 1},  {257, 65, 63, 0, 1},    {7, 9, 5, 0, 0},
+    {1, 3000, 400, 0, 0},  {300, 17, 900, 1, 1},
+};
+
+Test(gemm, mt_bit_identical_to_st) {
+    for (int isa = CG_ISA_REF; isa <= CG_ISA_AVX512; isa++) {
+        struct cg_init_opts o = {.isa_cap = isa, .ignore_env = 1};
+        if (!cg_cpu_has((enum cg_isa)isa)) continue;
+        cr_assert_eq(cg_init(&o), CG_OK);
+        cr_assert_eq(cg_gemm_reserve(3), CG_OK);
+        for (size_t s = 0; s < sizeof mt_shapes / sizeof mt_shapes[0]; s++) {
+            const int *sh = mt_shapes[s];
+            struct prob p;
+            prob_make(&p, (enum cg_trans)sh[3], (enum cg_trans)sh[4], sh[0], sh[1], sh[2], 2,
+                      -0.5f, 0.3f, 90 + s);
+            size_t nc = (size_t)p.m * p.ldc;
+            prob_reset_c(&p, false);
+            cg_sgemm(p.ta, p.tb, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, p.c,
+                     p.ldc);
+            prob_check(&p, "cg_sgemm");
+            float *st = t_alloc(nc);
+            memcpy(st, p.c, nc * sizeof(float));
+            for (int nt = 1; nt <= 3; nt++) {
+                prob_reset_c(&p, false);
+                cg_sgemm_mt(nt, p.ta, p.tb, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb,
+                            p.beta, p.c, p.ldc);
+                cr_assert(memcmp(st, p.c, nc * sizeof(float)) == 0,
+                          "%s: shape %zu differs with nt=%d", cg_isa_name((enum cg_isa)isa), s,
+                          nt);
+            }
+            cg_free(st);
+            prob_free(&p);
+        }
+    }
+}
+
+/* The conv layer's pattern: cg_sgemm called by every thread of the caller's own parallel
+ * region at once, each into its own C. Each result must equal the serial one bit for bit (a
+ * shared packing buffer would corrupt it). */
+static void concurrent_check(int nthreads) {
+    enum { NP = 8 };
+    struct prob p[NP];
+    float *st[NP];
+    for (int i = 0; i < NP; i++) {
+        prob_make(&p[i], (enum cg_trans)(i & 1), (enum cg_trans)((i >> 1) & 1), 64 + i,
+                  150 + 7 * i, 300 + 40 * i, 1, 1.0f, 0.3f, 200 + i);
+        prob_reset_c(&p[i], false);
+        cg_sgemm(p[i].ta, p[i].tb, p[i].m, p[i].n, p[i].k, 1.0f, p[i].a, p[i].lda, p[i].b,
+                 p[i].ldb, 0.3f, p[i].c, p[i].ldc);
+        st[i] = t_alloc((size_t)p[i].m * p[i].ldc);
+        memcpy(st[i], p[i].c, (size_t)p[i].m * p[i].ldc * sizeof(float));
+        prob_reset_c(&p[i], false);
+    }
+#pragma omp parallel for schedule(static, 1) num_threads(nthreads)
+    for (int i = 0; i < NP; i++)
+        cg_sgemm(p[i].ta, p[i].tb, p[i].m, p[i].n, p[i].k, 1.0f, p[i].a, p[i].lda, p[i].b,
+                 p[i].ldb, 0.3f, p[i].c, p[i].ldc);
+    for (int i = 0; i < NP; i++) {
+        cr_assert(memcmp(st[i], p[i].c, (size_t)p[i].m * p[i].ldc * sizeof(float)) == 0,
+                  "problem %d differs under %d threads", i, nthreads);
+        cg_free(st[i]);
+        prob_free(&p[i]);
+    }
+}
+
+Test(gemm, concurrent_calls_in_parallel_region) {
+    cr_assert_eq(cg_init(NULL), CG_OK);
+    cr_assert_eq(cg_gemm_reserve(4), CG_OK);
+    concurrent_check(4);
+}
+
+#ifdef NDEBUG
+/* Without a reservation (release builds only: debug builds assert) a thread falls back to
+ * stack micro-panels and must still produce the same bits. */
+Test(gemm, unreserved_thread_falls_back) {
+    cr_assert_eq(cg_init(NULL), CG_OK);
+    concurrent_check(cg_gemm_reserved() + 3);
+}
+#endif

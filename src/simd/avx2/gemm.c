@@ -1,2 +1,138 @@
-/* Placeholder until this file is written. */
-typedef int cg_placeholder_src_simd_avx2_gemm_c;
+/* AVX2+FMA GEMM micro-kernel (6x16 register tile, maskload column tails) and the B^T packer
+ * (8x8 in-register transposes). Contract in gemm.h; BLIS micro-kernel design (Van Zee &
+ * van de Geijn, TOMS 2015). */
+#include <assert.h>
+#include <stdbool.h>
+
+#include <immintrin.h>
+
+#include "simd/gemm.h"
+
+#define MR 6
+#define NR 16
+
+/* R live rows and NV live 8-column vectors as compile-time constants (see avx512/gemm.c). */
+static inline __attribute__((always_inline)) void
+tile(const size_t R, const size_t NV, const bool masked, size_t nr, size_t kc,
+     const float *restrict a, const float *restrict b, size_t ldb, float *restrict c,
+     size_t ldc, float alpha, float beta) {
+    __m256 acc[MR][2];
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr), lane);
+    const __m256i k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr - 8), lane);
+#pragma GCC unroll 8
+    for (size_t r = 0; r < R; r++) {
+        acc[r][0] = _mm256_setzero_ps();
+        acc[r][1] = _mm256_setzero_ps();
+        _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+    }
+    for (size_t p = 0; p < kc; p++) {
+        __m256 b0, b1 = _mm256_setzero_ps();
+        if (!masked) {
+            b0 = _mm256_loadu_ps(b);
+            if (NV > 1) b1 = _mm256_loadu_ps(b + 8);
+        } else {
+            b0 = _mm256_maskload_ps(b, k0);
+            if (NV > 1) b1 = _mm256_maskload_ps(b + 8, k1);
+        }
+#pragma GCC unroll 8
+        for (size_t r = 0; r < R; r++) {
+            const __m256 ar = _mm256_broadcast_ss(a + r);
+            acc[r][0] = _mm256_fmadd_ps(ar, b0, acc[r][0]);
+            if (NV > 1) acc[r][1] = _mm256_fmadd_ps(ar, b1, acc[r][1]);
+        }
+        a += MR;
+        b += ldb;
+    }
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 8
+    for (size_t r = 0; r < R; r++) {
+        float *cr = c + r * ldc;
+        __m256 v0, v1 = _mm256_setzero_ps();
+        if (beta == 0.0f) {
+            v0 = _mm256_mul_ps(va, acc[r][0]);
+            if (NV > 1) v1 = _mm256_mul_ps(va, acc[r][1]);
+        } else {
+            /* one rounding for alpha*acc + (beta*c), the same in every tile shape */
+            __m256 c0 = masked ? _mm256_maskload_ps(cr, k0) : _mm256_loadu_ps(cr);
+            v0 = _mm256_fmadd_ps(va, acc[r][0], _mm256_mul_ps(vb, c0));
+            if (NV > 1) {
+                __m256 c1 = masked ? _mm256_maskload_ps(cr + 8, k1) : _mm256_loadu_ps(cr + 8);
+                v1 = _mm256_fmadd_ps(va, acc[r][1], _mm256_mul_ps(vb, c1));
+            }
+        }
+        if (!masked) {
+            _mm256_storeu_ps(cr, v0);
+            if (NV > 1) _mm256_storeu_ps(cr + 8, v1);
+        } else {
+            _mm256_maskstore_ps(cr, k0, v0);
+            if (NV > 1) _mm256_maskstore_ps(cr + 8, k1, v1);
+        }
+    }
+}
+
+#define ROWS_CASES(NV, MASKED)                                                         \
+    switch (mr) {                                                                      \
+    case 1: tile(1, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
+    case 2: tile(2, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
+    case 3: tile(3, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
+    case 4: tile(4, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
+    case 5: tile(5, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
+    default: tile(6, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;       \
+    }
+
+void cg_f32_gemm_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *restrict a,
+                            const float *restrict b, size_t ldb, float *restrict c, size_t ldc,
+                            float alpha, float beta) {
+    assert(mr >= 1 && mr <= MR && nr >= 1 && nr <= NR && kc >= 1);
+    if (nr == NR) {
+        ROWS_CASES(2, false)
+    } else if (nr > 8) {
+        ROWS_CASES(2, true)
+    } else {
+        ROWS_CASES(1, true)
+    }
+}
+
+/* In-register 8x8 transpose: r[i] holds row i on entry, column i on exit. */
+static inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
+    __m256 t[8], s[8];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 2
+    for (int i = 0; i < 2; i++) {
+        s[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        s[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        s[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        s[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    /* 128-bit lane L of s[4i+q] holds column 4L+q of rows 4i..4i+3 */
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) {
+        r[q] = _mm256_permute2f128_ps(s[q], s[4 + q], 0x20);
+        r[4 + q] = _mm256_permute2f128_ps(s[q], s[4 + q], 0x31);
+    }
+}
+
+void cg_f32_gemm_packbt_16__avx2(size_t nr, size_t kc, const float *restrict b, size_t ldb,
+                                 float *restrict dst) {
+    assert(nr >= 1 && nr <= NR);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (size_t p0 = 0; p0 < kc; p0 += 8) {
+        size_t pw = kc - p0 < 8 ? kc - p0 : 8;
+        const __m256i km = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)pw), lane);
+        for (size_t h = 0; h < NR / 8; h++) {
+            __m256 r[8];
+#pragma GCC unroll 8
+            for (size_t jj = 0; jj < 8; jj++) {
+                size_t j = h * 8 + jj;
+                r[jj] = j < nr ? _mm256_maskload_ps(b + j * ldb + p0, km) : _mm256_setzero_ps();
+            }
+            transpose8(r);
+            for (size_t q = 0; q < pw; q++) _mm256_storeu_ps(dst + (p0 + q) * NR + h * 8, r[q]);
+        }
+    }
+}

@@ -1,2 +1,149 @@
-/* Placeholder until this file is written. */
-typedef int cg_placeholder_src_simd_avx512_gemm_c;
+/* AVX-512 GEMM micro-kernel (MR x 32 register tile, masked column tails) and the B^T packer
+ * (16x16 in-register transposes). Contract in gemm.h; BLIS micro-kernel design (Van Zee &
+ * van de Geijn, TOMS 2015), masked tails as in XNNPACK. */
+#include <assert.h>
+#include <stdbool.h>
+
+#include <immintrin.h>
+
+#include "simd/gemm.h"
+
+#define MR 8
+#define NR 32
+
+/* R live rows and NV live 16-column vectors as compile-time constants, so each variant keeps
+ * only R*NV accumulators and issues no FMA for rows or columns that do not exist. */
+static inline __attribute__((always_inline)) void
+tile(const size_t R, const size_t NV, const bool masked, size_t nr, size_t kc,
+     const float *restrict a, const float *restrict b, size_t ldb, float *restrict c,
+     size_t ldc, float alpha, float beta) {
+    __m512 acc[MR][2];
+    const __mmask16 k0 = !masked || nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
+    const __mmask16 k1 = !masked ? 0xFFFF
+                         : nr <= 16 ? 0
+                                    : (__mmask16)((1u << (nr - 16)) - 1);
+#pragma GCC unroll 16
+    for (size_t r = 0; r < R; r++) {
+        acc[r][0] = _mm512_setzero_ps();
+        acc[r][1] = _mm512_setzero_ps();
+        _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + r * ldc + 16), _MM_HINT_T0);
+    }
+    for (size_t p = 0; p < kc; p++) {
+        __m512 b0, b1 = _mm512_setzero_ps();
+        if (!masked) {
+            b0 = _mm512_loadu_ps(b);
+            if (NV > 1) b1 = _mm512_loadu_ps(b + 16);
+        } else {
+            b0 = _mm512_maskz_loadu_ps(k0, b);
+            if (NV > 1) b1 = _mm512_maskz_loadu_ps(k1, b + 16);
+        }
+#pragma GCC unroll 16
+        for (size_t r = 0; r < R; r++) {
+            const __m512 ar = _mm512_set1_ps(a[r]);
+            acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+            if (NV > 1) acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+        }
+        a += MR;
+        b += ldb;
+    }
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 16
+    for (size_t r = 0; r < R; r++) {
+        float *cr = c + r * ldc;
+        __m512 v0, v1 = _mm512_setzero_ps();
+        if (beta == 0.0f) {
+            v0 = _mm512_mul_ps(va, acc[r][0]);
+            if (NV > 1) v1 = _mm512_mul_ps(va, acc[r][1]);
+        } else {
+            /* one rounding for alpha*acc + (beta*c), the same in every tile shape */
+            v0 = _mm512_fmadd_ps(va, acc[r][0], _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(k0, cr)));
+            if (NV > 1)
+                v1 = _mm512_fmadd_ps(va, acc[r][1],
+                                     _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(k1, cr + 16)));
+        }
+        if (!masked) {
+            _mm512_storeu_ps(cr, v0);
+            if (NV > 1) _mm512_storeu_ps(cr + 16, v1);
+        } else {
+            _mm512_mask_storeu_ps(cr, k0, v0);
+            if (NV > 1) _mm512_mask_storeu_ps(cr + 16, k1, v1);
+        }
+    }
+}
+
+#define ROWS_CASES(NV, MASKED)                                                         \
+    switch (mr) {                                                                      \
+    case 1: tile(1, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
+    case 2: tile(2, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
+    case 3: tile(3, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
+    case 4: tile(4, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
+    case 5: tile(5, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
+    case 6: tile(6, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
+    case 7: tile(7, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
+    default: tile(8, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;       \
+    }
+
+void cg_f32_gemm_8x32__avx512(size_t mr, size_t nr, size_t kc, const float *restrict a,
+                              const float *restrict b, size_t ldb, float *restrict c,
+                              size_t ldc, float alpha, float beta) {
+    assert(mr >= 1 && mr <= MR && nr >= 1 && nr <= NR && kc >= 1);
+    if (nr == NR) {
+        ROWS_CASES(2, false)
+    } else if (nr > 16) {
+        ROWS_CASES(2, true)
+    } else {
+        ROWS_CASES(1, true)
+    }
+}
+
+/* In-register 16x16 transpose: r[i] holds row i on entry, column i on exit. */
+static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
+    __m512 t[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* each 128-bit lane L of r[4i+q] now holds column 4L+q of rows 4i..4i+3 */
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) {
+        t[q] = _mm512_shuffle_f32x4(r[q], r[4 + q], 0x88);
+        t[4 + q] = _mm512_shuffle_f32x4(r[q], r[4 + q], 0xDD);
+        t[8 + q] = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0x88);
+        t[12 + q] = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0xDD);
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) {
+        r[q] = _mm512_shuffle_f32x4(t[q], t[8 + q], 0x88);
+        r[8 + q] = _mm512_shuffle_f32x4(t[q], t[8 + q], 0xDD);
+        r[4 + q] = _mm512_shuffle_f32x4(t[4 + q], t[12 + q], 0x88);
+        r[12 + q] = _mm512_shuffle_f32x4(t[4 + q], t[12 + q], 0xDD);
+    }
+}
+
+void cg_f32_gemm_packbt_32__avx512(size_t nr, size_t kc, const float *restrict b, size_t ldb,
+                                   float *restrict dst) {
+    assert(nr >= 1 && nr <= NR);
+    for (size_t p0 = 0; p0 < kc; p0 += 16) {
+        size_t pw = kc - p0 < 16 ? kc - p0 : 16;
+        const __mmask16 km = (__mmask16)((1u << pw) - 1);
+        for (size_t h = 0; h < NR / 16; h++) {
+            __m512 r[16];
+#pragma GCC unroll 16
+            for (size_t jj = 0; jj < 16; jj++) {
+                size_t j = h * 16 + jj;
+                r[jj] = j < nr ? _mm512_maskz_loadu_ps(km, b + j * ldb + p0) : _mm512_setzero_ps();
+            }
+            transpose16(r);
+            for (size_t q = 0; q < pw; q++) _mm512_storeu_ps(dst + (p0 + q) * NR + h * 16, r[q]);
+        }
+    }
+}
