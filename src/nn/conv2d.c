@@ -1,2 +1,330 @@
-/* Placeholder until this file is written. */
-typedef int cg_placeholder_src_nn_conv2d_c;
+/* 2-D convolution via im2col/col2im (Caffe, Jia et al. 2014) and GEMM on cache-sized panels:
+ * OpenMP over the batch, one single-threaded cg_sgemm per panel, dw summed per fixed batch
+ * shard and reduced in shard order, so every output is bit-identical for any thread count. */
+#include <limits.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "nn/conv2d.h"
+#include "simd/gemm.h"
+
+/* About 1 MiB of im2col per thread (one Zen 4 L2): the panel is written and then streamed
+ * into the GEMM's packing while it is still in cache. */
+#define PANEL_FLOATS (256 * 1024)
+/* Below this many output pixels per image, several images share one GEMM, so the N side of
+ * the micro-kernel tiles (16 or 32 wide) is mostly full (7x7 = 49 alone would waste a lot). */
+#define GROUP_COLS 192
+#define GROUP_MAX 8
+
+static int imin(int a, int b) { return a < b ? a : b; }
+static int n_shards(int n) { return n < CG_CONV_SHARDS ? n : CG_CONV_SHARDS; }
+
+enum cg_status cg_conv2d_init(struct cg_conv2d *p, int c, int h, int w, int oc, int ksize,
+                              int stride, int pad, int nt) {
+    if (!p) return CG_FAIL(CG_ERR_INVALID_ARG, "p=NULL must point to a descriptor");
+    if (c <= 0) return CG_FAIL(CG_ERR_INVALID_ARG, "c=%d must be > 0", c);
+    if (h <= 0) return CG_FAIL(CG_ERR_INVALID_ARG, "h=%d must be > 0", h);
+    if (w <= 0) return CG_FAIL(CG_ERR_INVALID_ARG, "w=%d must be > 0", w);
+    if (oc <= 0) return CG_FAIL(CG_ERR_INVALID_ARG, "oc=%d must be > 0", oc);
+    if (ksize <= 0) return CG_FAIL(CG_ERR_INVALID_ARG, "ksize=%d must be > 0", ksize);
+    if (stride <= 0) return CG_FAIL(CG_ERR_INVALID_ARG, "stride=%d must be > 0", stride);
+    if (pad < 0) return CG_FAIL(CG_ERR_INVALID_ARG, "pad=%d must be >= 0", pad);
+    if (nt <= 0) return CG_FAIL(CG_ERR_INVALID_ARG, "nt=%d must be > 0", nt);
+    /* long long: h + 2*pad and the products below may overflow an int */
+    const long long eh = (long long)h + 2LL * pad - ksize, ew = (long long)w + 2LL * pad - ksize;
+    if (eh < 0)
+        return CG_FAIL(CG_ERR_INVALID_ARG, "ksize=%d exceeds h + 2*pad = %lld", ksize, eh + ksize);
+    if (ew < 0)
+        return CG_FAIL(CG_ERR_INVALID_ARG, "ksize=%d exceeds w + 2*pad = %lld", ksize, ew + ksize);
+    const long long oh = eh / stride + 1, ow = ew / stride + 1;
+    const long long kk = (long long)ksize * ksize;
+    if (kk > INT_MAX || kk * c > INT_MAX)
+        return CG_FAIL(CG_ERR_INVALID_ARG, "ksize=%d with c=%d overflows the GEMM depth", ksize,
+                       c);
+    const long long ck = kk * c;
+    if ((long long)h * w > INT_MAX / c)
+        return CG_FAIL(CG_ERR_INVALID_ARG, "c=%d x h=%d x w=%d overflows an int", c, h, w);
+    if (oh > INT_MAX || ow > INT_MAX || oh * ow > INT_MAX / oc)
+        return CG_FAIL(CG_ERR_INVALID_ARG, "oc=%d x %lldx%lld output overflows an int", oc, oh,
+                       ow);
+    if (ck > INT_MAX / oc)
+        return CG_FAIL(CG_ERR_INVALID_ARG, "oc=%d x c*ksize^2=%lld weights overflow an int", oc,
+                       ck);
+
+    struct cg_conv2d d = {.c = c, .h = h, .w = w, .oc = oc, .kh = ksize, .kw = ksize,
+                          .stride = stride, .pad = pad, .oh = (int)oh, .ow = (int)ow, .nt = nt,
+                          .ck = (int)ck, .ohw = (int)(oh * ow)};
+    d.direct = ksize == 1 && stride == 1 && pad == 0;
+    d.group = 1;
+    d.pw = d.ohw;
+    size_t col_floats = 0, tmp_floats = 0;
+    if (!d.direct && d.ohw >= GROUP_COLS) {
+        /* split one image's pixels into equal panels of about PANEL_FLOATS, multiples of 16 */
+        int cap = (int)(PANEL_FLOATS / ck) / 16 * 16;
+        if (cap < 64) cap = 64;
+        const int nch = (d.ohw + cap - 1) / cap;
+        const int pw = ((d.ohw + nch - 1) / nch + 15) / 16 * 16;
+        d.pw = imin(pw, d.ohw);
+        col_floats = (size_t)ck * (size_t)d.pw;
+    } else if (!d.direct) {
+        int g = imin(GROUP_MAX, (GROUP_COLS + d.ohw - 1) / d.ohw);
+        const long long fit = PANEL_FLOATS / (ck * d.ohw);
+        if (g > fit) g = fit < 1 ? 1 : (int)fit;
+        d.group = g;
+        if (!cg_mul_ok((size_t)ck * (size_t)d.ohw, (size_t)g, &col_floats))
+            return CG_FAIL(CG_ERR_INVALID_ARG, "c=%d: im2col panel overflows size_t", c);
+        if (g > 1) tmp_floats = (size_t)oc * (size_t)d.ohw * (size_t)g;
+    }
+    size_t bytes;
+    if (!cg_mul_ok(col_floats, sizeof(float), &bytes) || bytes > SIZE_MAX / 4)
+        return CG_FAIL(CG_ERR_INVALID_ARG, "c=%d: im2col panel overflows size_t", c);
+    d.col_bytes = cg_align_up(bytes);
+    d.tmp_bytes = cg_align_up(tmp_floats * sizeof(float));
+    d.thread_bytes = d.col_bytes + d.tmp_bytes;
+    size_t all;
+    if (!cg_mul_ok(d.thread_bytes, (size_t)nt, &all) ||
+        !cg_mul_ok((size_t)oc * (size_t)ck * sizeof(float) + CG_ALIGN, CG_CONV_SHARDS, &bytes) ||
+        all > SIZE_MAX - bytes)
+        return CG_FAIL(CG_ERR_INVALID_ARG, "nt=%d: workspace overflows size_t", nt);
+    /* each of the nt threads packs its GEMM operands into its own reserved buffer */
+    enum cg_status st = cg_gemm_reserve(nt);
+    if (st != CG_OK) return st;
+    *p = d;
+    return CG_OK;
+}
+
+static size_t part_bytes(const struct cg_conv2d *p) {
+    return cg_align_up((size_t)p->oc * (size_t)p->ck * sizeof(float));
+}
+
+size_t cg_conv2d_ws_size(const struct cg_conv2d *p, int n) {
+    if (n < 1) return 0;
+    return p->thread_bytes * (size_t)p->nt + part_bytes(p) * (size_t)n_shards(n);
+}
+
+/* Column q of the panel is output pixel p0+q; row r = (ci*kh + ki)*kw + kj holds the input
+ * value that kernel tap (ci,ki,kj) meets there, 0 in the padding. col is (ck, ldc). */
+static void im2col(const struct cg_conv2d *p, const float *x, int p0, int np, float *col,
+                   int ldc) {
+    const int h = p->h, w = p->w, ow = p->ow, s = p->stride, pad = p->pad;
+    for (int ci = 0; ci < p->c; ci++) {
+        const float *xc = x + (size_t)ci * h * w;
+        for (int ki = 0; ki < p->kh; ki++) {
+            for (int kj = 0; kj < p->kw; kj++) {
+                float *dst = col + (size_t)((ci * p->kh + ki) * p->kw + kj) * ldc;
+                /* ox range whose ix = ox*s - pad + kj falls inside [0, w) */
+                const int lo_all = pad - kj > 0 ? (pad - kj + s - 1) / s : 0;
+                const int hi_all = w - 1 + pad - kj >= 0 ? (w - 1 + pad - kj) / s + 1 : 0;
+                for (int q = p0, end = p0 + np; q < end;) {
+                    const int oy = q / ow, ox0 = q % ow, ox1 = imin(ow, ox0 + (end - q));
+                    const int iy = oy * s - pad + ki;
+                    if (iy < 0 || iy >= h) {
+                        memset(dst, 0, sizeof(float) * (size_t)(ox1 - ox0));
+                    } else {
+                        const float *xr = xc + (size_t)iy * w;
+                        const int lo = imin(ox1, lo_all > ox0 ? lo_all : ox0);
+                        const int hi = hi_all < lo ? lo : imin(ox1, hi_all);
+                        int ox = ox0;
+                        for (; ox < lo; ox++) dst[ox - ox0] = 0.0f;
+                        if (s == 1 && hi > lo) {
+                            memcpy(dst + (lo - ox0), xr + (lo - pad + kj),
+                                   sizeof(float) * (size_t)(hi - lo));
+                            ox = hi;
+                        } else {
+                            for (; ox < hi; ox++) dst[ox - ox0] = xr[ox * s - pad + kj];
+                        }
+                        for (; ox < ox1; ox++) dst[ox - ox0] = 0.0f;
+                    }
+                    dst += ox1 - ox0;
+                    q += ox1 - ox0;
+                }
+            }
+        }
+    }
+}
+
+/* The adjoint of im2col: dx(c,h,w) += every panel entry at the input cell it was read from. */
+static void col2im(const struct cg_conv2d *p, const float *col, int ldc, int p0, int np,
+                   float *dx) {
+    const int h = p->h, w = p->w, ow = p->ow, s = p->stride, pad = p->pad;
+    for (int ci = 0; ci < p->c; ci++) {
+        float *dc = dx + (size_t)ci * h * w;
+        for (int ki = 0; ki < p->kh; ki++) {
+            for (int kj = 0; kj < p->kw; kj++) {
+                const float *src = col + (size_t)((ci * p->kh + ki) * p->kw + kj) * ldc;
+                const int lo_all = pad - kj > 0 ? (pad - kj + s - 1) / s : 0;
+                const int hi_all = w - 1 + pad - kj >= 0 ? (w - 1 + pad - kj) / s + 1 : 0;
+                for (int q = p0, end = p0 + np; q < end;) {
+                    const int oy = q / ow, ox0 = q % ow, ox1 = imin(ow, ox0 + (end - q));
+                    const int iy = oy * s - pad + ki;
+                    if (iy >= 0 && iy < h) {
+                        float *dr = dc + (size_t)iy * w;
+                        const int lo = imin(ox1, lo_all > ox0 ? lo_all : ox0);
+                        const int hi = hi_all < lo ? lo : imin(ox1, hi_all);
+                        for (int ox = lo; ox < hi; ox++) dr[ox * s - pad + kj] += src[ox - ox0];
+                    }
+                    src += ox1 - ox0;
+                    q += ox1 - ox0;
+                }
+            }
+        }
+    }
+}
+
+static void add_bias_rows(int rows, int cols, int ld, const float *b, float *y) {
+    for (int o = 0; o < rows; o++) {
+        float *r = y + (size_t)o * ld;
+        for (int j = 0; j < cols; j++) r[j] += b[o];
+    }
+}
+
+static unsigned char *thread_ws(const struct cg_conv2d *p, void *ws) {
+    return (unsigned char *)ws + p->thread_bytes * (size_t)omp_get_thread_num();
+}
+
+/* y for images [i0, i0+gi) (one GEMM group). */
+static void forward_group(const struct cg_conv2d *p, int i0, int gi, const float *x,
+                          const float *w, const float *b, float *y, unsigned char *tws) {
+    const int oc = p->oc, ck = p->ck, ohw = p->ohw;
+    const size_t xs = (size_t)p->c * p->h * p->w, ys = (size_t)oc * ohw;
+    float *col = (float *)tws, *tmp = (float *)(tws + p->col_bytes);
+    if (p->direct) {
+        /* y_i(oc, hw) = w(oc, c) x_i(c, hw) */
+        cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, oc, ohw, ck, 1.0f, w, ck, x + i0 * xs, ohw, 0.0f,
+                 y + i0 * ys, ohw);
+        if (b) add_bias_rows(oc, ohw, ohw, b, y + i0 * ys);
+    } else if (p->group == 1) {
+        const float *xi = x + i0 * xs;
+        float *yi = y + i0 * ys;
+        for (int p0 = 0; p0 < ohw; p0 += p->pw) {
+            const int np = imin(p->pw, ohw - p0);
+            im2col(p, xi, p0, np, col, np);
+            cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, oc, np, ck, 1.0f, w, ck, col, np, 0.0f, yi + p0,
+                     ohw);
+            if (b) add_bias_rows(oc, np, ohw, b, yi + p0);
+        }
+    } else {
+        /* gi images side by side in one panel: tmp(oc, gi*ohw), then scattered to NCHW */
+        const int ld = gi * ohw;
+        for (int g = 0; g < gi; g++) im2col(p, x + (i0 + g) * xs, 0, ohw, col + g * ohw, ld);
+        cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, oc, ld, ck, 1.0f, w, ck, col, ld, 0.0f, tmp, ld);
+        for (int g = 0; g < gi; g++) {
+            float *yi = y + (i0 + g) * ys;
+            for (int o = 0; o < oc; o++)
+                memcpy(yi + (size_t)o * ohw, tmp + (size_t)o * ld + g * ohw,
+                       sizeof(float) * ohw);
+            if (b) add_bias_rows(oc, ohw, ohw, b, yi);
+        }
+    }
+}
+
+void cg_conv2d_forward(const struct cg_conv2d *p, int n, const float *x, const float *w,
+                       const float *b, float *y, void *ws) {
+    if (n <= 0) return;
+    const int G = p->group, ngroups = (n + G - 1) / G;
+#pragma omp parallel for schedule(static) num_threads(p->nt)
+    for (int g = 0; g < ngroups; g++)
+        forward_group(p, g * G, imin(G, n - g * G), x, w, b, y, thread_ws(p, ws));
+}
+
+/* Backward over images [i0, i1): dx += per image; part (oc, ck) = sum of dw over the range
+ * when part != NULL, written by the first GEMM (beta 0) and accumulated after. */
+static void backward_range(const struct cg_conv2d *p, int i0, int i1, const float *dy,
+                           const float *x, const float *w, float *dx, float *part,
+                           unsigned char *tws) {
+    const int oc = p->oc, ck = p->ck, ohw = p->ohw, G = p->group;
+    const size_t xs = (size_t)p->c * p->h * p->w, ys = (size_t)oc * ohw;
+    float *col = (float *)tws, *tmp = (float *)(tws + p->col_bytes);
+    float beta = 0.0f;
+    for (int i = i0; i < i1; i += G) {
+        const int gi = imin(G, i1 - i);
+        if (p->direct) {
+            const float *dyi = dy + i * ys, *xi = x + i * xs;
+            /* dw(oc, c) += dy_i(oc, hw) x_i(c, hw)^T; dx_i(c, hw) += w^T(c, oc) dy_i */
+            if (part)
+                cg_sgemm(CG_NO_TRANS, CG_TRANS, oc, ck, ohw, 1.0f, dyi, ohw, xi, ohw, beta, part,
+                         ck);
+            if (dx)
+                cg_sgemm(CG_TRANS, CG_NO_TRANS, ck, ohw, oc, 1.0f, w, ck, dyi, ohw, 1.0f,
+                         dx + i * xs, ohw);
+            beta = 1.0f;
+        } else if (G == 1) {
+            const float *dyi = dy + i * ys, *xi = x + i * xs;
+            for (int p0 = 0; p0 < ohw; p0 += p->pw) {
+                const int np = imin(p->pw, ohw - p0);
+                if (part) {
+                    im2col(p, xi, p0, np, col, np);
+                    cg_sgemm(CG_NO_TRANS, CG_TRANS, oc, ck, np, 1.0f, dyi + p0, ohw, col, np,
+                             beta, part, ck);
+                    beta = 1.0f;
+                }
+                if (dx) {
+                    /* dcol(ck, np) = w^T(ck, oc) dy_i(oc, np), reusing the panel */
+                    cg_sgemm(CG_TRANS, CG_NO_TRANS, ck, np, oc, 1.0f, w, ck, dyi + p0, ohw, 0.0f,
+                             col, np);
+                    col2im(p, col, np, p0, np, dx + i * xs);
+                }
+            }
+        } else {
+            const int ld = gi * ohw;
+            for (int g = 0; g < gi; g++)
+                for (int o = 0; o < oc; o++)
+                    memcpy(tmp + (size_t)o * ld + g * ohw, dy + (i + g) * ys + (size_t)o * ohw,
+                           sizeof(float) * ohw);
+            if (part) {
+                for (int g = 0; g < gi; g++)
+                    im2col(p, x + (i + g) * xs, 0, ohw, col + g * ohw, ld);
+                cg_sgemm(CG_NO_TRANS, CG_TRANS, oc, ck, ld, 1.0f, tmp, ld, col, ld, beta, part,
+                         ck);
+                beta = 1.0f;
+            }
+            if (dx) {
+                cg_sgemm(CG_TRANS, CG_NO_TRANS, ck, ld, oc, 1.0f, w, ck, tmp, ld, 0.0f, col, ld);
+                for (int g = 0; g < gi; g++)
+                    col2im(p, col + g * ohw, ld, 0, ohw, dx + (i + g) * xs);
+            }
+        }
+    }
+}
+
+void cg_conv2d_backward(const struct cg_conv2d *p, int n, const float *dy, const float *x,
+                        const float *w, float *dx, float *dw, float *db, void *ws) {
+    const int oc = p->oc, ohw = p->ohw, nt = p->nt;
+    if (n <= 0) return;
+    if (db) {
+        /* per channel, images and pixels in order: independent of nt */
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int o = 0; o < oc; o++) {
+            double acc = 0.0;
+            for (int i = 0; i < n; i++) {
+                const float *r = dy + ((size_t)i * oc + o) * ohw;
+                for (int j = 0; j < ohw; j++) acc += r[j];
+            }
+            db[o] += (float)acc;
+        }
+    }
+    if (!dx && !dw) return;
+    if (dw) {
+        const int S = n_shards(n);
+        const size_t pstride = part_bytes(p) / sizeof(float), nw = (size_t)oc * p->ck;
+        float *parts = (float *)((unsigned char *)ws + p->thread_bytes * (size_t)nt);
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int s = 0; s < S; s++) {
+            const int i0 = (int)((long long)s * n / S), i1 = (int)((long long)(s + 1) * n / S);
+            backward_range(p, i0, i1, dy, x, w, dx, parts + s * pstride, thread_ws(p, ws));
+        }
+        /* shard partials in shard order, so the bits do not depend on which thread ran what */
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (size_t j = 0; j < nw; j++) {
+            float acc = parts[j];
+            for (int s = 1; s < S; s++) acc += parts[s * pstride + j];
+            dw[j] += acc;
+        }
+    } else {
+        const int G = p->group, ngroups = (n + G - 1) / G;
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int g = 0; g < ngroups; g++)
+            backward_range(p, g * G, imin(n, g * G + G), dy, x, w, dx, NULL, thread_ws(p, ws));
+    }
+}
