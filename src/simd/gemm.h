@@ -34,7 +34,13 @@ typedef void (*cg_gemm_packbt_fn)(size_t nr, size_t kc, const float *CG_RESTRICT
             float alpha, float beta);
 #include "simd/gemm.inc"
 #undef CG_GEMM_UKERNEL
+/* FMA-throughput loops for the peak benchmark: iters steps of independent multiply-add
+ * chains (distinct start values, so no two chains can be merged). Return the FLOPs done and
+ * store in *sink a value depending on every chain. */
+double cg_f32_peak__ref(size_t iters, float *sink);
 #if defined(__x86_64__) || defined(__i386__)
+double cg_f32_peak__avx2(size_t iters, float *sink);
+double cg_f32_peak__avx512(size_t iters, float *sink);
 void cg_f32_gemm_packbt_32__avx512(size_t nr, size_t kc, const float *CG_RESTRICT b, size_t ldb,
                                    float *CG_RESTRICT dst);
 void cg_f32_gemm_packbt_16__avx2(size_t nr, size_t kc, const float *CG_RESTRICT b, size_t ldb,

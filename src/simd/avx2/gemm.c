@@ -136,3 +136,21 @@ void cg_f32_gemm_packbt_16__avx2(size_t nr, size_t kc, const float *restrict b, 
         }
     }
 }
+
+double cg_f32_peak__avx2(size_t iters, float *sink) {
+    /* 12 chains cover 2 FMA ports x 4-5 cycles latency; 16 ymm leave room for x and y */
+    enum { CHAINS = 12 };
+    __m256 acc[CHAINS];
+    for (int i = 0; i < CHAINS; i++) acc[i] = _mm256_set1_ps(1.0f + 0.01f * (float)i);
+    const __m256 x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(0.001f);
+    for (size_t it = 0; it < iters; it++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < CHAINS; i++) acc[i] = _mm256_fmadd_ps(acc[i], x, y);
+    }
+    __m256 s = acc[0];
+    for (int i = 1; i < CHAINS; i++) s = _mm256_add_ps(s, acc[i]);
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    *sink = out[0] + out[7];
+    return 2.0 * 8 * CHAINS * (double)iters;
+}

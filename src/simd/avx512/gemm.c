@@ -147,3 +147,19 @@ void cg_f32_gemm_packbt_32__avx512(size_t nr, size_t kc, const float *restrict b
         }
     }
 }
+
+double cg_f32_peak__avx512(size_t iters, float *sink) {
+    /* 24 chains: more than 2 FMA ports x 4 cycles latency on any current core */
+    enum { CHAINS = 24 };
+    __m512 acc[CHAINS];
+    for (int i = 0; i < CHAINS; i++) acc[i] = _mm512_set1_ps(1.0f + 0.01f * (float)i);
+    const __m512 x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(0.001f);
+    for (size_t it = 0; it < iters; it++) {
+#pragma GCC unroll 24
+        for (int i = 0; i < CHAINS; i++) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
+    }
+    __m512 s = acc[0];
+    for (int i = 1; i < CHAINS; i++) s = _mm512_add_ps(s, acc[i]);
+    *sink = _mm512_reduce_add_ps(s);
+    return 2.0 * 16 * CHAINS * (double)iters;
+}

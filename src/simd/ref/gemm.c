@@ -21,3 +21,17 @@ void cg_f32_gemm_4x4__ref(size_t mr, size_t nr, size_t kc, const float *restrict
             ci[j] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * ci[j];
     }
 }
+
+double cg_f32_peak__ref(size_t iters, float *sink) {
+    enum { CHAINS = 16 };
+    float acc[CHAINS];
+    for (int i = 0; i < CHAINS; i++) acc[i] = 1.0f + 0.01f * (float)i;
+    /* acc -> acc*x + y converges to y/(1-x) = 1: no overflow, no denormals */
+    const float x = 0.999f, y = 0.001f;
+    for (size_t it = 0; it < iters; it++)
+        for (int i = 0; i < CHAINS; i++) acc[i] = acc[i] * x + y;
+    float s = 0.0f;
+    for (int i = 0; i < CHAINS; i++) s += acc[i];
+    *sink = s;
+    return 2.0 * CHAINS * (double)iters;
+}
