@@ -7,6 +7,10 @@
 
 #include "core/core.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Weight and bias gradients are summed per batch shard and the shards reduced in order; the
  * shard count depends only on n, so dw/db are bit-identical for any thread count. */
 #define CG_CONV_SHARDS 8
@@ -40,4 +44,7 @@ void cg_conv2d_forward(const struct cg_conv2d *p, int n, const float *x, const f
 void cg_conv2d_backward(const struct cg_conv2d *p, int n, const float *dy, const float *x,
                         const float *w, float *dx, float *dw, float *db, void *ws);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -5,6 +5,10 @@
 
 #include "core/core.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct cg_linear { int in, out, nt; };
 
 /* Validates in, out, nt > 0 and that in*out fits a size_t. */
@@ -20,4 +24,7 @@ void cg_linear_forward(const struct cg_linear *p, int n, const float *x, const f
 void cg_linear_backward(const struct cg_linear *p, int n, const float *dy, const float *x,
                         const float *w, float *dx, float *dw, float *db);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -7,6 +7,10 @@
 
 #include "core/core.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct cg_maxpool { int c, h, w, k, stride, pad, oh, ow, nt; };
 
 /* Validates c, h, w, k, stride, nt > 0, 0 <= pad <= k/2 (so every window holds a real
@@ -23,4 +27,7 @@ void cg_maxpool_forward(const struct cg_maxpool *p, int n, const float *x, float
 void cg_maxpool_backward(const struct cg_maxpool *p, int n, const float *dy,
                          const int32_t *argmax, float *dx);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -5,6 +5,10 @@
 
 #include "core/core.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct cg_upsample { int c, h, w, scale, nt; };
 
 /* Validates c, h, w, scale, nt > 0 and that the output of one image fits an int. */
@@ -16,4 +20,7 @@ void cg_upsample_forward(const struct cg_upsample *p, int n, const float *x, flo
 /* Accumulates dx:(n,c,h,w) += the sum of dy over each scale x scale block. */
 void cg_upsample_backward(const struct cg_upsample *p, int n, const float *dy, float *dx);
 
+#ifdef __cplusplus
+}
+#endif
 #endif
