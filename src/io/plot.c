@@ -294,7 +294,7 @@ enum cg_status cg_plot_image_grid(const char *path, const float *imgs, int n, in
     return st;
 }
 
-/* ---- scatter ---------------------------------------------------------------------------------- */
+/* ---- scatter ------------------------------------------------------------------------------- */
 
 /* Finite min/max over the 2-D points; returns how many were finite. */
 static int bbox(const float *p, int n, double *x0, double *x1, double *y0, double *y1) {
@@ -364,8 +364,8 @@ enum cg_status cg_plot_scatter(const char *path, const struct cg_scatter *s) {
         /* Integer cell edges without antialiasing: no hairline seams between cells. */
         cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
         for (int r = 0; r < s->gh; r++) {
-            double ya = round(y1 - (y1 - y0) * r / s->gh);
-            double yb = round(y1 - (y1 - y0) * (r + 1) / s->gh);
+            double yb = round(y0 + (y1 - y0) * r / s->gh); /* row 0 at the top, like images */
+            double ya = round(y0 + (y1 - y0) * (r + 1) / s->gh);
             for (int q = 0; q < s->gw; q++) {
                 int id = s->region[(size_t)r * (size_t)s->gw + (size_t)q];
                 if (id < 0 || id >= s->k) continue;
@@ -461,7 +461,7 @@ enum cg_status cg_plot_scatter(const char *path, const struct cg_scatter *s) {
     return st;
 }
 
-/* ---- curves ----------------------------------------------------------------------------------- */
+/* ---- curves -------------------------------------------------------------------------------- */
 
 static enum cg_status check_curves(const double *x, int n, const struct cg_panel *panels,
                                    int n_panels) {

@@ -38,11 +38,11 @@ enum cg_status cg_plot_image_grid(const char *path, const float *imgs, int n, in
  * cls[i] in [0,k) (Tableau 10, cycled for k > 10 with another marker shape per cycle), an
  * optional light background of decision regions, optional generated points gen (n_gen, 2)
  * drawn over them as small black crosses, a title (may be NULL) and a legend.
- * region (may be NULL): gh rows x gw columns of cluster ids; region[r * gw + q] is the cluster
- * at the centre of cell (q, r), x = xmin + (q + 0.5) (xmax - xmin) / gw,
- * y = ymin + (r + 0.5) (ymax - ymin) / gh (row 0 at the bottom, ymin); ids outside [0,k) stay
- * white. With a region the axes span [xmin,xmax] x [ymin,ymax]; without one they span the data
- * (pts and gen) plus 5%. Non-finite coordinates are skipped. */
+ * region (may be NULL): gh rows x gw columns of cluster ids in image order (row 0 at the TOP,
+ * ymax); region[r * gw + q] is the cluster at the centre of cell (q, r),
+ * x = xmin + (q + 0.5) (xmax - xmin) / gw, y = ymax - (r + 0.5) (ymax - ymin) / gh; ids
+ * outside [0,k) stay white. With a region the axes span [xmin,xmax] x [ymin,ymax]; without
+ * one they span the data (pts and gen) plus 5%. Non-finite coordinates are skipped. */
 struct cg_scatter {
     const float *pts;
     const int32_t *cls;

@@ -112,8 +112,8 @@ Test(accuracy, fewer_clusters_padded) {
 
 Test(accuracy, majority_when_more_clusters) {
     /* 4 clusters, 2 classes. Per cluster (truth0, truth1): c0 (3,1), c1 (0,2), c2 (2,2),
-     * c3 (1,0); 3 entries without truth are ignored. Majorities 3 + 2 + 2 + 1 = 8 of 11; c0 and c3 both map to class 0, which a
-     * one-to-one mapping could not do. */
+     * c3 (1,0); 3 entries without truth are ignored. Majorities 3 + 2 + 2 + 1 = 8 of 11; c0
+     * and c3 both map to class 0, which a one-to-one mapping could not do. */
     const int32_t pred[14] = {0, 0, 0, 0, 1, 1, 2, 2, 2, 2, 3, 0, 1, 2};
     const int32_t truth[14] = {0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 0, -1, -1, -1};
     cr_assert_float_eq(cg_cluster_accuracy(pred, truth, 14, 4, 2), 8.0 / 11.0, 1e-15);

@@ -198,7 +198,7 @@ Test(plot, scatter_with_regions) {
     const float x0 = -4.5f, x1 = 4.5f, y0 = -3.5f, y1 = 4.5f;
     for (int q = 0; q < GH; q++)
         for (int c = 0; c < GW; c++) {
-            float x = x0 + (c + 0.5f) * (x1 - x0) / GW, y = y0 + (q + 0.5f) * (y1 - y0) / GH;
+            float x = x0 + (c + 0.5f) * (x1 - x0) / GW, y = y1 - (q + 0.5f) * (y1 - y0) / GH;
             int best = 0;
             for (int j = 1; j < K; j++)
                 if (hypotf(x - cx[j], y - cy[j]) < hypotf(x - cx[best], y - cy[best])) best = j;
@@ -225,6 +225,26 @@ Test(plot, scatter_with_regions) {
     cr_assert_geq(distinct_colours(img, 64), 12);
     cairo_surface_destroy(img);
     check_dir_entries(2);
+}
+
+/* Row 0 of the region grid is the top (ymax): cluster 0 (Tableau blue) above y = 0, cluster 1
+ * (orange) below. Sampled well inside each half, away from the frame and the legend. */
+Test(plot, scatter_region_orientation) {
+    enum { GH = 4, GW = 3 };
+    int32_t region[GH * GW];
+    for (int i = 0; i < GH * GW; i++) region[i] = i / GW < GH / 2 ? 0 : 1;
+    struct cg_scatter s = {.n = 0, .k = 2, .region = region, .gh = GH, .gw = GW, .xmin = -1,
+                           .xmax = 1, .ymin = -1, .ymax = 1};
+    char p[300];
+    path_of(p, sizeof p, "scatter_orientation.png");
+    cr_assert_eq(cg_plot_scatter(p, &s), CG_OK, "%s", cg_last_error());
+    cairo_surface_t *img = load(p, CG_PLOT_SCATTER_W, CG_PLOT_SCATTER_H);
+    uint32_t top = pixel(img, CG_PLOT_SCATTER_W * 2 / 5, CG_PLOT_SCATTER_H / 4);
+    uint32_t bot = pixel(img, CG_PLOT_SCATTER_W * 2 / 5, CG_PLOT_SCATTER_H * 3 / 4);
+    cr_assert_gt(top & 255, top >> 16, "top %06x should be bluish", top);
+    cr_assert_gt(bot >> 16, bot & 255, "bottom %06x should be orange", bot);
+    cairo_surface_destroy(img);
+    check_dir_entries(1);
 }
 
 Test(plot, scatter_errors) {
