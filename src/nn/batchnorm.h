@@ -1,0 +1,43 @@
+/* Batch normalisation (Ioffe & Szegedy 2015) over (n, c, hw), PyTorch's BatchNorm1d/2d
+ * semantics: biased variance to normalise, unbiased variance in the running estimate. */
+#ifndef CG_NN_BATCHNORM_H
+#define CG_NN_BATCHNORM_H
+
+#include "core/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* x, y: (n, c, hw) NCHW; hw = 1 for fully connected layers, x:(n, c). */
+struct cg_batchnorm { int c, hw; float eps, momentum; int nt; };
+
+/* c, hw > 0; eps > 0 (PyTorch: 1e-5); momentum in [0, 1] (PyTorch: 0.1); nt >= 1. */
+enum cg_status cg_batchnorm_init(struct cg_batchnorm *p, int c, int hw, float eps,
+                                 float momentum, int nt);
+
+/* Normalises with the batch statistics: y = (x - mean) * rstd * gamma + beta, computed as
+ * x*scale + shift with the statistics summed in double. Writes mean and rstd = 1/sqrt(var +
+ * eps) (c each) for the backward. Running stats: run = (1 - momentum)*run + momentum*stat with
+ * the unbiased variance (var * N/(N-1), N = n*hw; N == 1 uses the biased one, 0, where PyTorch
+ * refuses). gamma/beta NULL mean 1/0; mean, rstd, run_mean, run_var may be NULL (skipped).
+ * y may alias x. */
+void cg_batchnorm_forward_train(const struct cg_batchnorm *p, int n, const float *x,
+                                const float *gamma, const float *beta, float *y, float *mean,
+                                float *rstd, float *run_mean, float *run_var);
+
+/* y = (x - run_mean) / sqrt(run_var + eps) * gamma + beta. y may alias x. */
+void cg_batchnorm_forward_eval(const struct cg_batchnorm *p, int n, const float *x,
+                               const float *gamma, const float *beta, const float *run_mean,
+                               const float *run_var, float *y);
+
+/* From the mean/rstd saved by forward_train: dx += dL/dx, dgamma += sum dy*xhat,
+ * dbeta += sum dy. NULL outputs are skipped. dx must not alias dy or x. */
+void cg_batchnorm_backward(const struct cg_batchnorm *p, int n, const float *dy,
+                           const float *x, const float *gamma, const float *mean,
+                           const float *rstd, float *dx, float *dgamma, float *dbeta);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
