@@ -414,8 +414,9 @@ Test(glyphs, classes_are_distinct) {
             cr_assert(sqrt(s) > 2.0, "classes %d and %d: mean images %g apart", c, e, sqrt(s));
         }
     }
-    /* nearest class mean on the test split: a crude clusterer-like rule must already reach
-     * the 90% the spec asks of an unsupervised one */
+    /* nearest class mean on the test split: a crude rule that must beat, with margin, the
+     * 90% an unsupervised clusterer is asked to reach (it gets about 97%; 92% before the
+     * square and three-bar shapes were replaced) */
     int ok = 0;
     for (int i = 0; i < ds.test.n; i++) {
         double best = 1e300;
@@ -431,7 +432,7 @@ Test(glyphs, classes_are_distinct) {
         ok += lab == ds.test.y[i];
     }
     cr_log_info("glyphs: nearest-class-mean test accuracy %.4f", (double)ok / ds.test.n);
-    cr_assert(ok >= 0.9 * ds.test.n, "nearest mean accuracy %g", (double)ok / ds.test.n);
+    cr_assert(ok >= 0.95 * ds.test.n, "nearest mean accuracy %g", (double)ok / ds.test.n);
     cg_dataset_free(&ds);
 }
 
