@@ -16,6 +16,12 @@
  * the micro-kernel tiles (16 or 32 wide) is mostly full (7x7 = 49 alone would waste a lot). */
 #define GROUP_COLS 192
 #define GROUP_MAX 8
+/* Up to this many output channels a GEMM has m = oc rows, so most of each register tile is
+ * idle and the time goes into writing im2col (G's 64->1 5x5 output conv ran at ~2 GFLOP/s):
+ * direct loops that stream input rows against each weight are several times faster. */
+#define SMALL_OC 4
+/* Row chunk of the direct dw loop's vector accumulator (on the stack). */
+#define DW_ROW 64
 
 static int imin(int a, int b) { return a < b ? a : b; }
 static int n_shards(int n) { return n < CG_CONV_SHARDS ? n : CG_CONV_SHARDS; }
@@ -56,10 +62,18 @@ enum cg_status cg_conv2d_init(struct cg_conv2d *p, int c, int h, int w, int oc, 
                           .stride = stride, .pad = pad, .oh = (int)oh, .ow = (int)ow, .nt = nt,
                           .ck = (int)ck, .ohw = (int)(oh * ow)};
     d.direct = ksize == 1 && stride == 1 && pad == 0;
+    d.small = !d.direct && oc <= SMALL_OC;
     d.group = 1;
     d.pw = d.ohw;
     size_t col_floats = 0, tmp_floats = 0;
-    if (!d.direct && d.ohw >= GROUP_COLS) {
+    if (d.small && stride == 1) {
+        /* zero-padded copies of x and dx (col) and a padded-width y or dy (tmp) */
+        const size_t H2 = (size_t)h + 2 * (size_t)pad, W2 = (size_t)w + 2 * (size_t)pad;
+        col_floats = 2 * (size_t)c * H2 * W2;
+        tmp_floats = (size_t)oc * (size_t)oh * W2;
+    } else if (d.small) {
+        /* strided: the row loops work in place */
+    } else if (!d.direct && d.ohw >= GROUP_COLS) {
         /* split one image's pixels into equal panels of about PANEL_FLOATS, multiples of 16 */
         int cap = (int)(PANEL_FLOATS / ck) / 16 * 16;
         if (cap < 64) cap = 64;
@@ -183,13 +197,217 @@ static unsigned char *thread_ws(const struct cg_conv2d *p, void *ws) {
     return (unsigned char *)ws + p->thread_bytes * (size_t)omp_get_thread_num();
 }
 
+/* Output columns [*lo, *hi) whose input column ox*s - pad + kj lies inside [0, w). */
+static void valid_cols(const struct cg_conv2d *p, int kj, int *lo, int *hi) {
+    const int s = p->stride, pad = p->pad, w = p->w;
+    *lo = imin(p->ow, pad - kj > 0 ? (pad - kj + s - 1) / s : 0);
+    *hi = w - 1 + pad - kj >= 0 ? imin(p->ow, (w - 1 + pad - kj) / s + 1) : 0;
+    if (*hi < *lo) *hi = *lo;
+}
+
+/* Direct convolution of one image: y(oc, ohw) = b + sum over taps of w * shifted input rows.
+ * The tap loop is outermost so the inner loop is a unit-stride axpy over an output row. */
+static void small_forward(const struct cg_conv2d *p, const float *x, const float *w,
+                          const float *b, float *y) {
+    const int c = p->c, h = p->h, wd = p->w, kh = p->kh, kw = p->kw, s = p->stride;
+    const int pad = p->pad, oh = p->oh, ow = p->ow;
+    for (int o = 0; o < p->oc; o++) {
+        float *yo = y + (size_t)o * p->ohw;
+        memset(yo, 0, sizeof(float) * p->ohw);
+        for (int ci = 0; ci < c; ci++)
+            for (int ki = 0; ki < kh; ki++)
+                for (int kj = 0; kj < kw; kj++) {
+                    const float wv = w[(((size_t)o * c + ci) * kh + ki) * kw + kj];
+                    int lo, hi;
+                    valid_cols(p, kj, &lo, &hi);
+                    if (lo >= hi) continue;
+                    /* rows start at column lo, so every pointer stays inside x */
+                    const size_t off = (size_t)(lo * s + kj - pad);
+                    for (int oy = 0; oy < oh; oy++) {
+                        const int iy = oy * s - pad + ki;
+                        if (iy < 0 || iy >= h) continue;
+                        const float *xr = x + ((size_t)ci * h + iy) * wd + off;
+                        float *yr = yo + (size_t)oy * ow;
+                        if (s == 1)
+                            for (int ox = lo; ox < hi; ox++) yr[ox] += wv * xr[ox - lo];
+                        else
+                            for (int ox = lo; ox < hi; ox++) yr[ox] += wv * xr[(ox - lo) * s];
+                    }
+                }
+        if (b)
+            for (int j = 0; j < p->ohw; j++) yo[j] += b[o];
+    }
+}
+
+/* dx(c,h,w) += the adjoint of small_forward for one image: each tap scatters w * dy rows. */
+static void small_dx(const struct cg_conv2d *p, const float *dy, const float *w, float *dx) {
+    const int c = p->c, h = p->h, wd = p->w, kh = p->kh, kw = p->kw, s = p->stride;
+    const int pad = p->pad, oh = p->oh, ow = p->ow;
+    for (int o = 0; o < p->oc; o++) {
+        const float *dyo = dy + (size_t)o * p->ohw;
+        for (int ci = 0; ci < c; ci++)
+            for (int ki = 0; ki < kh; ki++)
+                for (int kj = 0; kj < kw; kj++) {
+                    const float wv = w[(((size_t)o * c + ci) * kh + ki) * kw + kj];
+                    int lo, hi;
+                    valid_cols(p, kj, &lo, &hi);
+                    if (lo >= hi) continue;
+                    /* rows start at column lo, so every pointer stays inside x */
+                    const size_t off = (size_t)(lo * s + kj - pad);
+                    for (int oy = 0; oy < oh; oy++) {
+                        const int iy = oy * s - pad + ki;
+                        if (iy < 0 || iy >= h) continue;
+                        float *dr = dx + ((size_t)ci * h + iy) * wd + off;
+                        const float *gr = dyo + (size_t)oy * ow;
+                        if (s == 1)
+                            for (int ox = lo; ox < hi; ox++) dr[ox - lo] += wv * gr[ox];
+                        else
+                            for (int ox = lo; ox < hi; ox++) dr[(ox - lo) * s] += wv * gr[ox];
+                    }
+                }
+    }
+}
+
+/* part(oc, ck) += dy(oc, ohw) . shifted input, for one image. Each tap's dot product runs as
+ * DW_ROW element-wise partial sums over the output rows (vectorisable without reassociation),
+ * then one sum of the row accumulator. */
+static void small_dw(const struct cg_conv2d *p, const float *dy, const float *x, float *part) {
+    const int c = p->c, h = p->h, wd = p->w, kh = p->kh, kw = p->kw, s = p->stride;
+    const int pad = p->pad, oh = p->oh, ow = p->ow;
+    float acc[DW_ROW];
+    for (int o = 0; o < p->oc; o++) {
+        const float *dyo = dy + (size_t)o * p->ohw;
+        for (int ci = 0; ci < c; ci++)
+            for (int ki = 0; ki < kh; ki++)
+                for (int kj = 0; kj < kw; kj++) {
+                    int lo, hi;
+                    valid_cols(p, kj, &lo, &hi);
+                    if (lo >= hi) continue;
+                    /* rows start at column lo, so every pointer stays inside x */
+                    const size_t off = (size_t)(lo * s + kj - pad);
+                    float sum = 0.0f;
+                    for (int c0 = lo; c0 < hi; c0 += DW_ROW) {
+                        const int c1 = imin(hi, c0 + DW_ROW);
+                        for (int j = 0; j < c1 - c0; j++) acc[j] = 0.0f;
+                        for (int oy = 0; oy < oh; oy++) {
+                            const int iy = oy * s - pad + ki;
+                            if (iy < 0 || iy >= h) continue;
+                            const float *xr = x + ((size_t)ci * h + iy) * wd + off;
+                            const float *gr = dyo + (size_t)oy * ow;
+                            if (s == 1)
+                                for (int ox = c0; ox < c1; ox++)
+                                    acc[ox - c0] += gr[ox] * xr[ox - lo];
+                            else
+                                for (int ox = c0; ox < c1; ox++)
+                                    acc[ox - c0] += gr[ox] * xr[(ox - lo) * s];
+                        }
+                        for (int j = 0; j < c1 - c0; j++) sum += acc[j];
+                    }
+                    part[(((size_t)o * c + ci) * kh + ki) * kw + kj] += sum;
+                }
+    }
+}
+
+/* Stride 1, padded layout: with x zero-padded to (H2, W2) and y computed W2 wide, every tap
+ * (ci,ki,kj) is one contiguous axpy y[q] += w * xp[q + ki*W2 + kj] over q < (oh-1)*W2 + ow;
+ * the padding adds exact zeros and the extra columns are dropped. */
+static void pad_image(const struct cg_conv2d *p, const float *x, float *xp) {
+    const int pad = p->pad, W2 = p->w + 2 * pad, H2 = p->h + 2 * pad;
+    memset(xp, 0, sizeof(float) * (size_t)p->c * H2 * W2);
+    for (int ci = 0; ci < p->c; ci++)
+        for (int iy = 0; iy < p->h; iy++)
+            memcpy(xp + ((size_t)ci * H2 + iy + pad) * W2 + pad,
+                   x + ((size_t)ci * p->h + iy) * p->w, sizeof(float) * p->w);
+}
+
+static size_t tap_offset(const struct cg_conv2d *p, int ci, int ki, int kj) {
+    const size_t W2 = (size_t)p->w + 2 * p->pad, H2 = (size_t)p->h + 2 * p->pad;
+    return ((size_t)ci * H2 + ki) * W2 + kj;
+}
+
+static void padded_forward(const struct cg_conv2d *p, const float *x, const float *w,
+                           const float *b, float *y, unsigned char *tws) {
+    const int W2 = p->w + 2 * p->pad, nq = (p->oh - 1) * W2 + p->ow, ow = p->ow;
+    float *xp = (float *)tws, *yp = (float *)(tws + p->col_bytes);
+    pad_image(p, x, xp);
+    for (int o = 0; o < p->oc; o++) {
+        float *yo = yp + (size_t)o * p->oh * W2;
+        memset(yo, 0, sizeof(float) * (size_t)nq);
+        const float *wo = w + (size_t)o * p->ck;
+        for (int ci = 0; ci < p->c; ci++)
+            for (int ki = 0; ki < p->kh; ki++)
+                for (int kj = 0; kj < p->kw; kj++) {
+                    const float wv = *wo++;
+                    const float *xs = xp + tap_offset(p, ci, ki, kj);
+                    for (int q = 0; q < nq; q++) yo[q] += wv * xs[q];
+                }
+        const float bo = b ? b[o] : 0.0f;
+        for (int oy = 0; oy < p->oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                y[((size_t)o * p->oh + oy) * ow + ox] = yo[(size_t)oy * W2 + ox] + bo;
+    }
+}
+
+/* dx and dw of padded_forward for one image: dy is spread to W2-wide rows with zero columns;
+ * dx gathers in a padded buffer; each dw tap is a dot product in 8 independent lanes. */
+static void padded_backward(const struct cg_conv2d *p, const float *dy, const float *x,
+                            const float *w, float *dx, float *part, unsigned char *tws) {
+    const int W2 = p->w + 2 * p->pad, H2 = p->h + 2 * p->pad, nq = (p->oh - 1) * W2 + p->ow;
+    const size_t plane = (size_t)p->c * H2 * W2;
+    float *xp = (float *)tws, *dxp = xp + plane, *dyp = (float *)(tws + p->col_bytes);
+    memset(dyp, 0, sizeof(float) * (size_t)p->oc * p->oh * W2);
+    for (int o = 0; o < p->oc; o++)
+        for (int oy = 0; oy < p->oh; oy++)
+            memcpy(dyp + ((size_t)o * p->oh + oy) * W2, dy + ((size_t)o * p->oh + oy) * p->ow,
+                   sizeof(float) * p->ow);
+    if (part) pad_image(p, x, xp);
+    if (dx) memset(dxp, 0, sizeof(float) * plane);
+    for (int o = 0; o < p->oc; o++) {
+        const float *go = dyp + (size_t)o * p->oh * W2;
+        const float *wo = w + (size_t)o * p->ck;
+        float *po = part ? part + (size_t)o * p->ck : NULL;
+        for (int ci = 0; ci < p->c; ci++)
+            for (int ki = 0; ki < p->kh; ki++)
+                for (int kj = 0; kj < p->kw; kj++) {
+                    const size_t off = tap_offset(p, ci, ki, kj);
+                    if (dx) {
+                        const float wv = *wo;
+                        float *ds = dxp + off;
+                        for (int q = 0; q < nq; q++) ds[q] += wv * go[q];
+                    }
+                    wo++;
+                    if (po) {
+                        const float *xs = xp + off;
+                        float acc[8] = {0};
+                        int q = 0;
+                        for (; q + 8 <= nq; q += 8)
+                            for (int j = 0; j < 8; j++) acc[j] += go[q + j] * xs[q + j];
+                        for (; q < nq; q++) acc[0] += go[q] * xs[q];
+                        *po++ += ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+                                 ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+                    }
+                }
+    }
+    if (dx)
+        for (int ci = 0; ci < p->c; ci++)
+            for (int iy = 0; iy < p->h; iy++) {
+                float *d = dx + ((size_t)ci * p->h + iy) * p->w;
+                const float *sp = dxp + ((size_t)ci * H2 + iy + p->pad) * W2 + p->pad;
+                for (int ix = 0; ix < p->w; ix++) d[ix] += sp[ix];
+            }
+}
+
 /* y for images [i0, i0+gi) (one GEMM group). */
 static void forward_group(const struct cg_conv2d *p, int i0, int gi, const float *x,
                           const float *w, const float *b, float *y, unsigned char *tws) {
     const int oc = p->oc, ck = p->ck, ohw = p->ohw;
     const size_t xs = (size_t)p->c * p->h * p->w, ys = (size_t)oc * ohw;
     float *col = (float *)tws, *tmp = (float *)(tws + p->col_bytes);
-    if (p->direct) {
+    if (p->small && p->stride == 1) {
+        padded_forward(p, x + i0 * xs, w, b, y + i0 * ys, tws);
+    } else if (p->small) {
+        small_forward(p, x + i0 * xs, w, b, y + i0 * ys);
+    } else if (p->direct) {
         /* y_i(oc, hw) = w(oc, c) x_i(c, hw) */
         cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, oc, ohw, ck, 1.0f, w, ck, x + i0 * xs, ohw, 0.0f,
                  y + i0 * ys, ohw);
@@ -239,7 +457,17 @@ static void backward_range(const struct cg_conv2d *p, int i0, int i1, const floa
     float beta = 0.0f;
     for (int i = i0; i < i1; i += G) {
         const int gi = imin(G, i1 - i);
-        if (p->direct) {
+        if (p->small) {
+            if (part && beta == 0.0f) memset(part, 0, sizeof(float) * (size_t)oc * ck);
+            beta = 1.0f;
+            if (p->stride == 1) {
+                padded_backward(p, dy + i * ys, x + i * xs, w, dx ? dx + i * xs : NULL, part,
+                                tws);
+                continue;
+            }
+            if (part) small_dw(p, dy + i * ys, x + i * xs, part);
+            if (dx) small_dx(p, dy + i * ys, w, dx + i * xs);
+        } else if (p->direct) {
             const float *dyi = dy + i * ys, *xi = x + i * xs;
             /* dw(oc, c) += dy_i(oc, hw) x_i(c, hw)^T; dx_i(c, hw) += w^T(c, oc) dy_i */
             if (part)

@@ -131,16 +131,20 @@ static void use_isa(enum cg_isa isa) {
     cr_assert_eq(cg_init(&o), CG_OK, "%s", cg_last_error());
 }
 
-/* c=3, oc=5 on 7x9, every k in {1,3,5}, stride {1,2}, pad {0,1,2}, on every ISA present.
- * n=5 makes a partial image group (7x9 outputs are grouped several per GEMM). */
+/* c=3 on 7x9, every k in {1,3,5}, stride {1,2}, pad {0,1,2}, on every ISA present; oc=5
+ * takes the GEMM path, oc=1 the direct loops. n=5 makes a partial image group (7x9 outputs
+ * are grouped several per GEMM). */
 Test(conv2d, matches_direct_convolution) {
     for (int isa = CG_ISA_REF; isa <= CG_ISA_AVX512; isa++) {
         if (!cg_cpu_has((enum cg_isa)isa)) continue;
         use_isa((enum cg_isa)isa);
         for (int k = 1; k <= 5; k += 2)
             for (int s = 1; s <= 2; s++)
-                for (int pad = 0; pad <= 2; pad++)
+                for (int pad = 0; pad <= 2; pad++) {
                     check_against_ref((struct shape){5, 3, 7, 9, 5, k, s, pad}, 2);
+                    if (isa == CG_ISA_REF)   /* the direct loops use no kernel table */
+                        check_against_ref((struct shape){5, 3, 7, 9, 1, k, s, pad}, 2);
+                }
     }
     use_isa(cg_cpu_best());
 }
@@ -152,6 +156,9 @@ Test(conv2d, panels_direct_and_groups) {
     check_against_ref((struct shape){3, 27, 21, 19, 3, 5, 1, 1}, 1);
     check_against_ref((struct shape){3, 9, 7, 7, 10, 1, 1, 0}, 2);
     check_against_ref((struct shape){11, 6, 7, 7, 8, 3, 1, 1}, 3);
+    /* direct loops: rows longer than their DW_ROW chunk, 3 channels, stride 3 */
+    check_against_ref((struct shape){2, 4, 9, 70, 1, 5, 1, 2}, 2);
+    check_against_ref((struct shape){3, 5, 11, 13, 3, 3, 3, 1}, 2);
 }
 
 /* ---- central finite differences on loss = sum(y * r) ------------------------------------- */
@@ -196,7 +203,10 @@ Test(conv2d, finite_differences) {
     check_fd((struct shape){2, 3, 7, 9, 5, 3, 2, 1});
     check_fd((struct shape){2, 3, 7, 9, 5, 5, 2, 2});
     check_fd((struct shape){3, 3, 7, 9, 5, 1, 1, 0});
-    check_fd((struct shape){2, 2, 6, 5, 3, 5, 1, 0});
+    check_fd((struct shape){2, 2, 6, 5, 8, 5, 1, 0});
+    /* direct loops (oc <= 4) */
+    check_fd((struct shape){2, 3, 7, 9, 1, 5, 1, 2});
+    check_fd((struct shape){2, 3, 7, 9, 2, 3, 2, 1});
 }
 
 /* ---- accumulation, NULL outputs, thread-count independence ------------------------------- */
@@ -259,6 +269,7 @@ Test(conv2d, threads_bit_identical_and_null_outputs) {
     check_threads((struct shape){13, 4, 7, 7, 6, 3, 2, 1});
     check_threads((struct shape){5, 27, 20, 20, 3, 5, 1, 2});
     check_threads((struct shape){13, 8, 7, 7, 5, 1, 1, 0});
+    check_threads((struct shape){13, 4, 9, 8, 1, 5, 1, 2});
 }
 
 /* Accumulation into pre-filled gradients is covered in check_against_ref (every output is
