@@ -10,14 +10,14 @@
 
 static const struct cg_gemm_kernels registry[] = {
 #define CG_GEMM_UKERNEL(isa, fn, mr, nr, kc, mc, nc) \
-    {CG_ISA_##isa, #fn, mr, nr, kc, mc, nc, fn, NULL},
+    {CG_ISA_##isa, #fn, mr, nr, kc, mc, nc, fn, NULL, NULL},
 #include "simd/gemm.inc"
 #undef CG_GEMM_UKERNEL
 };
 #define N_ENTRIES (sizeof registry / sizeof registry[0])
 
 /* The unreserved-thread fallback packs one micro-panel of each operand on the stack. */
-#define FALLBACK_FLOATS (16 * 1024)
+#define FALLBACK_FLOATS (12 * 1024)
 #define CG_GEMM_UKERNEL(isa, fn, mr, nr, kc, mc, nc)                                   \
     _Static_assert((mr + nr) * kc <= FALLBACK_FLOATS, #fn ": kc too big for fallback"); \
     _Static_assert(mc % mr == 0 && nc % nr == 0, #fn ": mc, nc must be tile multiples");
@@ -63,20 +63,27 @@ enum cg_status cg_gemm_reserve(int nthreads) {
 
 int cg_gemm_reserved(void) { return pool_n; }
 
-static cg_gemm_packbt_fn packbt_for(enum cg_isa isa) {
+/* The SIMD packers of an entry (NULL: the portable loops below). */
+static void packers_for(struct cg_gemm_kernels *k) {
+    k->packb = NULL;
+    k->packbt = NULL;
 #if defined(__x86_64__) || defined(__i386__)
-    if (isa == CG_ISA_AVX512) return cg_f32_gemm_packbt_32__avx512;
-    if (isa == CG_ISA_AVX2) return cg_f32_gemm_packbt_16__avx2;
+    if (k->isa == CG_ISA_AVX512 && k->nr == 32) {
+        k->packb = cg_f32_gemm_packb_32__avx512;
+        k->packbt = cg_f32_gemm_packbt_32__avx512;
+    }
+    if (k->isa == CG_ISA_AVX2 && k->nr == 16) {
+        k->packb = cg_f32_gemm_packb_16__avx2;
+        k->packbt = cg_f32_gemm_packbt_16__avx2;
+    }
 #endif
-    (void)isa;
-    return NULL;
 }
 
 bool cg_gemm_kernels_get(struct cg_gemm_kernels *k, enum cg_isa isa) {
     for (size_t i = 0; i < N_ENTRIES; i++) {
         if (registry[i].isa == isa) {
             *k = registry[i];
-            k->packbt = packbt_for(isa);
+            packers_for(k);
             return true;
         }
     }
@@ -117,18 +124,37 @@ static void pack_a(size_t MR, enum cg_trans ta, size_t mb, size_t kcb, const flo
     }
 }
 
+/* Copies n floats (the compiler vectorises this; a libc memcpy call per 128-byte row of a
+ * panel costs more than the copy). */
+static inline void copy_row(float *restrict dst, const float *restrict src, size_t n) {
+    for (size_t j = 0; j < n; j++) dst[j] = src[j];
+}
+
 /* Columns [0, nb) x k-range [0, kcb) of op(B) into NR-column panels dst[panel][p*NR + j]. */
 static void pack_b(const struct cg_gemm_kernels *kt, enum cg_trans tb, size_t nb, size_t kcb,
                    const float *b, size_t ldb, float *restrict dst) {
-    const size_t NR = (size_t)kt->nr;
+    const size_t NR = (size_t)kt->nr, full = nb / NR * NR;
+    if (tb == CG_NO_TRANS && kt->packb) {
+        kt->packb(nb, kcb, b, ldb, dst);
+        return;
+    }
+    if (tb == CG_NO_TRANS) {
+        /* Row p of the block is one sequential stream for the hardware prefetcher; reading
+         * panel by panel would touch kcb pages for every 128 bytes. */
+        for (size_t p = 0; p < kcb; p++) {
+            const float *src = b + p * ldb;
+            float *d = dst + p * NR;
+            for (size_t jr = 0; jr < full; jr += NR, d += NR * kcb) copy_row(d, src + jr, NR);
+            if (full < nb) {
+                copy_row(d, src + full, nb - full);
+                for (size_t j = nb - full; j < NR; j++) d[j] = 0.0f;
+            }
+        }
+        return;
+    }
     for (size_t jr = 0; jr < nb; jr += NR, dst += NR * kcb) {
         size_t nr = min_sz(NR, nb - jr);
-        if (tb == CG_NO_TRANS) {
-            for (size_t p = 0; p < kcb; p++) {
-                memcpy(dst + p * NR, b + p * ldb + jr, nr * sizeof(float));
-                for (size_t j = nr; j < NR; j++) dst[p * NR + j] = 0.0f;
-            }
-        } else if (kt->packbt) {
+        if (kt->packbt) {
             kt->packbt(nr, kcb, b + jr * ldb, ldb, dst);
         } else {
             for (size_t j = 0; j < NR; j++) {

@@ -28,6 +28,11 @@ typedef void (*cg_gemm_ukernel_fn)(size_t mr, size_t nr, size_t kc, const float 
 typedef void (*cg_gemm_packbt_fn)(size_t nr, size_t kc, const float *CG_RESTRICT b, size_t ldb,
                                   float *CG_RESTRICT dst);
 
+/* Packs columns [0, nb) of op(B) = B (stored (k,n), row-major, ldb) for kc steps into
+ * NR-column panels dst[panel*NR*kc + p*NR + j], zero-padding the last panel. Optional. */
+typedef void (*cg_gemm_packb_fn)(size_t nb, size_t kc, const float *CG_RESTRICT b, size_t ldb,
+                                 float *CG_RESTRICT dst);
+
 #define CG_GEMM_UKERNEL(isa, fn, mr, nr, kc, mc, nc)                                           \
     void fn(size_t mr_, size_t nr_, size_t kc_, const float *CG_RESTRICT a,                  \
             const float *CG_RESTRICT b, size_t ldb, float *CG_RESTRICT c, size_t ldc,          \
@@ -41,6 +46,10 @@ double cg_f32_peak__ref(size_t iters, float *sink);
 #if defined(__x86_64__) || defined(__i386__)
 double cg_f32_peak__avx2(size_t iters, float *sink);
 double cg_f32_peak__avx512(size_t iters, float *sink);
+void cg_f32_gemm_packb_32__avx512(size_t nb, size_t kc, const float *CG_RESTRICT b, size_t ldb,
+                                  float *CG_RESTRICT dst);
+void cg_f32_gemm_packb_16__avx2(size_t nb, size_t kc, const float *CG_RESTRICT b, size_t ldb,
+                                float *CG_RESTRICT dst);
 void cg_f32_gemm_packbt_32__avx512(size_t nr, size_t kc, const float *CG_RESTRICT b, size_t ldb,
                                    float *CG_RESTRICT dst);
 void cg_f32_gemm_packbt_16__avx2(size_t nr, size_t kc, const float *CG_RESTRICT b, size_t ldb,
@@ -54,6 +63,7 @@ struct cg_gemm_kernels {
     const char *name;
     int mr, nr, kc, mc, nc;
     cg_gemm_ukernel_fn ukernel;
+    cg_gemm_packb_fn packb;    /* may be NULL */
     cg_gemm_packbt_fn packbt;  /* may be NULL */
 };
 /* Fills k with the best entry at or below isa, and reserves packing buffers for

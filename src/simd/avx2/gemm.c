@@ -154,3 +154,26 @@ double cg_f32_peak__avx2(size_t iters, float *sink) {
     *sink = out[0] + out[7];
     return 2.0 * 8 * CHAINS * (double)iters;
 }
+
+void cg_f32_gemm_packb_16__avx2(size_t nb, size_t kc, const float *restrict b, size_t ldb,
+                                float *restrict dst) {
+    const size_t full = nb / NR * NR;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const int t = (int)(nb - full);
+    const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(t), lane);
+    const __m256i k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(t - 8), lane);
+    /* row p of B is one sequential stream; panels are written NR*kc apart */
+    for (size_t p = 0; p < kc; p++) {
+        const float *src = b + p * ldb;
+        float *d = dst + p * NR;
+        for (size_t j = 0; j < full; j += NR, d += NR * kc) {
+            _mm256_storeu_ps(d, _mm256_loadu_ps(src + j));
+            _mm256_storeu_ps(d + 8, _mm256_loadu_ps(src + j + 8));
+        }
+        if (t) {
+            /* zero-filled tail columns keep the kernel's unmasked loads harmless */
+            _mm256_storeu_ps(d, _mm256_maskload_ps(src + full, k0));
+            _mm256_storeu_ps(d + 8, _mm256_maskload_ps(src + full + 8, k1));
+        }
+    }
+}

@@ -163,3 +163,25 @@ double cg_f32_peak__avx512(size_t iters, float *sink) {
     *sink = _mm512_reduce_add_ps(s);
     return 2.0 * 16 * CHAINS * (double)iters;
 }
+
+void cg_f32_gemm_packb_32__avx512(size_t nb, size_t kc, const float *restrict b, size_t ldb,
+                                  float *restrict dst) {
+    const size_t full = nb / NR * NR;
+    const size_t t = nb - full;
+    const __mmask16 k0 = t >= 16 ? 0xFFFF : (__mmask16)((1u << t) - 1);
+    const __mmask16 k1 = t <= 16 ? 0 : (__mmask16)((1u << (t - 16)) - 1);
+    /* row p of B is one sequential stream; panels are written NR*kc apart */
+    for (size_t p = 0; p < kc; p++) {
+        const float *src = b + p * ldb;
+        float *d = dst + p * NR;
+        for (size_t j = 0; j < full; j += NR, d += NR * kc) {
+            _mm512_storeu_ps(d, _mm512_loadu_ps(src + j));
+            _mm512_storeu_ps(d + 16, _mm512_loadu_ps(src + j + 16));
+        }
+        if (t) {
+            /* zero-filled tail columns keep the kernel's unmasked loads harmless */
+            _mm512_storeu_ps(d, _mm512_maskz_loadu_ps(k0, src + full));
+            _mm512_storeu_ps(d + 16, _mm512_maskz_loadu_ps(k1, src + full + 16));
+        }
+    }
+}
