@@ -76,6 +76,54 @@ CG_API int cg_catgan_d_loss(const float *logits_real, int n_real,
 CG_API int cg_catgan_g_loss(const float *logits_fake, int n_fake, int k,
                             cg_catgan_terms *terms, float *grad_fake);
 
+/* ---- The model (src/nn): G and D of an architecture, Adam, one training iteration --------- */
+struct cg_model_config {
+    char arch[16];      /* "mlp2d" (2-D points), "pi-mnist" (fully connected), "conv"        */
+    int c, h, w;        /* input shape of one example; 2-D points are 2 x 1 x 1              */
+    int k;              /* classes (categories) of D, >= 2                                    */
+    int batch;          /* B: real unlabelled (and, if labelled, labelled) examples per step */
+    int labelled;       /* 1: each step also takes B labelled examples                       */
+    float lambda;       /* weight of the supervised cross-entropy                            */
+    float lr, beta1, beta2;  /* Adam, for both networks                                      */
+    float lr_g;         /* G's Adam step size; 0: lr times the architecture's ratio (1 for
+                           pi-mnist and conv; smaller for mlp2d, see src/nn/model.c)         */
+    uint64_t seed;      /* every random choice of the model derives from it                  */
+    int threads;        /* OpenMP threads, >= 1                                               */
+};
+typedef struct cg_model cg_model;
+
+/* Defaults of CONTRACT.md: conv, 28x28x1, k 10, batch 100, lambda 1, lr 2e-4, beta1 0.5. */
+CG_API void cg_model_config_defaults(struct cg_model_config *cfg);
+/* Builds both networks and plans every buffer of an iteration in one block (no allocation
+ * after this). CG_ERR_INVALID_ARG names the bad field; CG_ERR_OUT_OF_MEMORY gives the bytes. */
+CG_API enum cg_status cg_model_create(const struct cg_model_config *cfg, cg_model **out);
+CG_API void cg_model_destroy(cg_model *m);
+CG_API const struct cg_model_config *cg_model_config_of(const cg_model *m);
+CG_API size_t cg_model_bytes(const cg_model *m);     /* the planned block */
+CG_API size_t cg_model_param_count(const cg_model *m, int which /* 0 G, 1 D */);
+CG_API int64_t cg_model_iteration(const cg_model *m);
+/* One training iteration (CONTRACT.md "One training iteration"): x_real (B, c*h*w); x_lab and
+ * y_lab (B) only when cfg.labelled. The noise z and every other random draw are functions of
+ * (seed, iteration), so a resumed model continues exactly. CG_ERR_NUMERIC (nothing updated
+ * after the failing term; the message names the iteration and the term) on a non-finite loss
+ * or gradient. terms may be NULL. */
+CG_API enum cg_status cg_model_step(cg_model *m, const float *x_real, const float *x_lab,
+                                    const int32_t *y_lab, cg_catgan_terms *terms);
+/* D in evaluation mode (no noise, batch-norm running statistics) on n examples: probs (n, k)
+ * and pred (n) may each be NULL. Any n >= 1 (processed in chunks of B). */
+CG_API enum cg_status cg_model_classify(cg_model *m, const float *x, int n, float *probs,
+                                        int32_t *pred);
+/* n samples G(z), z ~ U(-1,1)^128 drawn from seed, into out (n, c*h*w). */
+CG_API enum cg_status cg_model_generate(cg_model *m, int n, uint64_t seed, float *out);
+/* Checkpoints (src/io/checkpoint.c): versioned header, CRC-32, atomic replace (temporary
+ * file, fsync, rename, fsync of the directory). meta: a caller string stored verbatim
+ * (the CLI keeps its run configuration there as JSON); may be NULL. */
+CG_API enum cg_status cg_model_save(const cg_model *m, const char *path, const char *meta);
+/* Loads a checkpoint and creates the model with `threads` threads (0: as saved). meta
+ * receives the stored string (truncated to meta_cap), may be NULL. */
+CG_API enum cg_status cg_model_load(const char *path, int threads, cg_model **out, char *meta,
+                                    size_t meta_cap);
+
 #ifdef __cplusplus
 }
 #endif

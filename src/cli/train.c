@@ -1,0 +1,321 @@
+/* catgan train: the training loop of CONTRACT.md, its run directory (summary.json, metrics.csv,
+ * checkpoint.cgck, samples.png, curves.png), progress on a terminal or in a log, and signals. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/run.h"
+#include "core/core.h"
+#include "eval/eval.h"
+#include "io/dataset.h"
+
+static const char TRAIN_HELP[] =
+    "usage: catgan train [options]\n"
+    "Train a categorical GAN (Springenberg 2016) and write a run directory.\n\n"
+    "  --data SPEC      moons | circles | blobs[:K] | glyphs | mnist:DIR | folder:DIR\n"
+    "                   (default glyphs)\n"
+    "  --arch NAME      mlp2d | pi-mnist | conv (default: mlp2d for 2-D points, conv for\n"
+    "                   images)\n"
+    "  --classes K      categories of D (default: the dataset's classes)\n"
+    "  --labels N       labelled training examples, N/K per class; 0 = unsupervised (default 0)\n"
+    "  --lambda L       weight of the supervised cross-entropy (default 1)\n"
+    "  --batch B        minibatch size (default 100)\n"
+    "  --iters N        stop after N iterations in total\n"
+    "  --epochs E       stop after E epochs of the unlabelled set\n"
+    "  --time S         stop after S seconds of this session\n"
+    "                   (default budget: about 2 minutes on 2 cores for the default run)\n"
+    "  --lr R           Adam step size (default 2e-4)\n"
+    "  --lr-g R         G's Adam step size (default: --lr; mlp2d: --lr / 100)\n"
+    "  --beta1 B1       Adam beta1 (default 0.5; beta2 is 0.999)\n"
+    "  --seed S         seeds every random choice (default 1)\n"
+    "  --threads T      OpenMP threads (default: all cores)\n"
+    "  --out DIR        run directory (default runs/<timestamp>); must be new or empty\n"
+    "  --resume DIR     continue the run in DIR from its checkpoint\n"
+    "  --log-every N    evaluate, log and checkpoint every N iterations\n"
+    "  --json           print the final summary as one JSON line on stdout\n"
+    "  --quiet          no progress output\n"
+    "Exit status: 0 done, 1 failed run (NaN, I/O, memory), 2 bad usage or input,\n"
+    "130/143 stopped by SIGINT/SIGTERM (after writing a checkpoint and the summary).\n";
+
+static volatile sig_atomic_t stop_signal;
+static void on_signal(int sig) { stop_signal = sig; }
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- options ------------------------------------------------------------------------------ */
+
+static int parse_train(int argc, char **argv, struct run_opts *o) {
+    const char *cmd = "train";
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v;
+        long l;
+        double d;
+#define VAL() if (!(v = cli_value(cmd, argc, argv, &i))) return -1
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(TRAIN_HELP, stdout);
+            exit(0);
+        } else if (strcmp(a, "--data") == 0) {
+            VAL();
+            snprintf(o->data, sizeof o->data, "%s", v);
+            o->given.data = 1;
+        } else if (strcmp(a, "--arch") == 0) {
+            VAL();
+            if (strcmp(v, "mlp2d") && strcmp(v, "pi-mnist") && strcmp(v, "conv")) {
+                cli_error("train: --arch: '%s' is not one of mlp2d, pi-mnist, conv", v);
+                return -1;
+            }
+            snprintf(o->arch, sizeof o->arch, "%s", v);
+            o->given.arch = 1;
+        } else if (strcmp(a, "--classes") == 0) {
+            VAL();
+            if (cli_int(cmd, a, v, 2, 1000, &l)) return -1;
+            o->classes = (int)l;
+        } else if (strcmp(a, "--labels") == 0) {
+            VAL();
+            if (cli_int(cmd, a, v, 0, 100000000, &l)) return -1;
+            o->labels = (int)l;
+            o->given.labels = 1;
+        } else if (strcmp(a, "--lambda") == 0) {
+            VAL();
+            if (cli_float(cmd, a, v, 0, 1e6, &d)) return -1;
+            o->lambda = d;
+        } else if (strcmp(a, "--batch") == 0) {
+            VAL();
+            if (cli_int(cmd, a, v, 2, 1000000, &l)) return -1;
+            o->batch = (int)l;
+        } else if (strcmp(a, "--iters") == 0) {
+            VAL();
+            if (cli_int(cmd, a, v, 1, 2000000000L, &l)) return -1;
+            o->iters = l;
+        } else if (strcmp(a, "--epochs") == 0) {
+            VAL();
+            if (cli_float(cmd, a, v, 1e-9, 1e9, &d)) return -1;
+            o->epochs = d;
+        } else if (strcmp(a, "--time") == 0) {
+            VAL();
+            if (cli_float(cmd, a, v, 1e-3, 1e9, &d)) return -1;
+            o->time_s = d;
+        } else if (strcmp(a, "--lr") == 0) {
+            VAL();
+            if (cli_float(cmd, a, v, 1e-12, 10, &d)) return -1;
+            o->lr = d;
+        } else if (strcmp(a, "--lr-g") == 0) {
+            VAL();
+            if (cli_float(cmd, a, v, 1e-12, 10, &d)) return -1;
+            o->lr_g = d;
+        } else if (strcmp(a, "--beta1") == 0) {
+            VAL();
+            if (cli_float(cmd, a, v, 0, 0.999999, &d)) return -1;
+            o->beta1 = d;
+        } else if (strcmp(a, "--seed") == 0) {
+            VAL();
+            if (cli_u64(cmd, a, v, &o->seed)) return -1;
+        } else if (strcmp(a, "--threads") == 0) {
+            VAL();
+            if (cli_int(cmd, a, v, 1, 1024, &l)) return -1;
+            o->threads = (int)l;
+        } else if (strcmp(a, "--out") == 0) {
+            VAL();
+            snprintf(o->out, sizeof o->out, "%s", v);
+        } else if (strcmp(a, "--resume") == 0) {
+            VAL();
+            snprintf(o->resume, sizeof o->resume, "%s", v);
+        } else if (strcmp(a, "--log-every") == 0) {
+            VAL();
+            if (cli_int(cmd, a, v, 1, 2000000000L, &l)) return -1;
+            o->log_every = l;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+        } else if (strcmp(a, "--quiet") == 0) {
+            o->quiet = 1;
+        } else if (strcmp(a, "--profile") == 0) {
+            o->profile = 1;
+        } else {
+            cli_error("train: unknown option '%s' (see catgan train --help)", a);
+            return -1;
+        }
+#undef VAL
+    }
+    return 0;
+}
+
+/* ---- the run directory -------------------------------------------------------------------- */
+
+static int mkdir_p(const char *path) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int dir_is_empty(const char *path) {
+    char probe[1100];
+    static const char *names[] = {"checkpoint.cgck", "summary.json", "metrics.csv"};
+    struct stat sb;
+    if (stat(path, &sb) != 0) return 1;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(probe, sizeof probe, "%s/%s", path, names[i]);
+        if (stat(probe, &sb) == 0) return 0;
+    }
+    return run_dir_has_entries(path) ? 0 : 1;
+}
+
+static int prepare_out_dir(struct run_opts *o) {
+    if (o->resume[0]) {
+        snprintf(o->out, sizeof o->out, "%s", o->resume);
+        return 0;
+    }
+    if (!o->out[0]) {
+        char stamp[64];
+        time_t t = time(NULL);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&t));
+        snprintf(o->out, sizeof o->out, "runs/%s", stamp);
+        for (int i = 2; !dir_is_empty(o->out) && i < 1000; i++)
+            snprintf(o->out, sizeof o->out, "runs/%s-%d", stamp, i);
+    }
+    if (!dir_is_empty(o->out)) {
+        cli_error("train: --out %s: exists and is not empty (use --resume %s to continue it)",
+                  o->out, o->out);
+        return -1;
+    }
+    if (mkdir_p(o->out) != 0) {
+        cli_error("train: --out %s: cannot create: %s", o->out, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- progress ----------------------------------------------------------------------------- */
+
+static void fmt_secs(double s, char *buf, size_t cap) {
+    if (!(s >= 0) || s > 1e7) snprintf(buf, cap, "?");
+    else if (s < 60) snprintf(buf, cap, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else snprintf(buf, cap, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+static void progress(const struct run_state *r, const cg_catgan_terms *t, double eta, int tty,
+                     int final_line) {
+    char el[32], et[32], score[48] = "";
+    fmt_secs(r->seconds, el, sizeof el);
+    fmt_secs(eta, et, sizeof et);
+    if (r->last.have_eval) {
+        if (r->opts.labels > 0) snprintf(score, sizeof score, " err %.4f", r->last.test_error);
+        else snprintf(score, sizeof score, " acc %.4f", r->last.cluster_accuracy);
+    }
+    char total[32] = "";
+    if (r->target_iters > 0) snprintf(total, sizeof total, "/%lld", (long long)r->target_iters);
+    FILE *f = tty ? stderr : stdout;
+    fprintf(f, "%sit %lld%s  ep %.2f  %s  eta %s  %.0f img/s  d %.4f  g %.4f  H_X %.4f%s%s",
+            tty ? "\r\033[K" : "", (long long)r->iter, total, r->epoch, el, et, r->img_per_s,
+            (double)t->d_loss, (double)t->g_loss, (double)t->h_x, score,
+            (tty && !final_line) ? "" : "\n");
+    fflush(f);
+}
+
+/* ---- the loop ----------------------------------------------------------------------------- */
+
+static double eta_of(const struct run_state *r, double t0_session, int64_t it0) {
+    double el = now_s() - t0_session;
+    int64_t done = r->iter - it0;
+    double left = INFINITY;
+    if (r->target_iters > 0 && done > 0) left = el / done * (double)(r->target_iters - r->iter);
+    if (r->opts.time_s > 0) {
+        double tl = r->opts.time_s - el;
+        left = tl < left ? tl : left;
+    }
+    return left;
+}
+
+static int finished(const struct run_state *r, double t0_session) {
+    if (r->target_iters > 0 && r->iter >= r->target_iters) return 1;
+    if (r->opts.time_s > 0 && now_s() - t0_session >= r->opts.time_s) return 1;
+    return 0;
+}
+
+static int train_loop(struct run_state *r) {
+    const int tty = isatty(STDERR_FILENO) && !r->opts.quiet;
+    const double t0 = now_s(), sec0 = r->seconds;
+    const int64_t it0 = r->iter;
+    double step_time = 0, last_draw = 0;
+    cg_catgan_terms t = r->last.terms;
+    while (!finished(r, t0) && !stop_signal) {
+        run_fill_batch(r);
+        double ts = now_s();
+        enum cg_status st = cg_model_step(r->model, r->xb, r->opts.labels ? r->xl : NULL,
+                                          r->opts.labels ? r->yl : NULL, &t);
+        step_time += now_s() - ts;
+        if (st != CG_OK) {
+            if (tty) fputc('\n', stderr);
+            cli_error("train: %s (the checkpoint in %s is the last finite state)",
+                      cg_last_error(), r->opts.out);
+            return cli_status_exit(st) == CLI_USAGE ? CLI_USAGE : CLI_FAILED;
+        }
+        r->iter = cg_model_iteration(r->model);
+        r->epoch = (double)r->iter * r->opts.batch / r->ds.train.n;
+        r->seconds = sec0 + (now_s() - t0);
+        r->img_per_s = step_time > 0 ? (double)(r->iter - it0) * r->opts.batch / step_time : 0;
+        r->last.terms = t;
+        int log_now = r->iter % r->log_every == 0 || finished(r, t0) || stop_signal;
+        if (log_now) {
+            if (run_log(r) != 0) return CLI_FAILED;
+            if (!r->opts.quiet && !tty) progress(r, &t, eta_of(r, t0, it0), 0, 0);
+        }
+        if (tty && (now_s() - last_draw > 0.1 || log_now)) {
+            progress(r, &t, eta_of(r, t0, it0), 1, 0);
+            last_draw = now_s();
+        }
+    }
+    if (tty) progress(r, &t, 0, 1, 1);
+    return CLI_OK;
+}
+
+int cmd_train(int argc, char **argv) {
+    struct run_state r;
+    run_state_init(&r);
+    if (parse_train(argc, argv, &r.opts) != 0) return CLI_USAGE;
+    cli_init_kernels_or_exit();
+    int rc = run_prepare(&r);   /* data, labelled set, model: everything that can be refused */
+    if (rc == CLI_OK && prepare_out_dir(&r.opts) != 0) rc = CLI_USAGE;
+    if (rc == CLI_OK) rc = run_open_outputs(&r);
+    if (rc == CLI_OK) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        if (!r.opts.quiet)
+            fprintf(stderr, "catgan: training %s on %s (K=%d, labels=%d, batch %d, %d threads, "
+                    "%s) -> %s\n", r.opts.arch, r.opts.data, r.opts.classes, r.opts.labels,
+                    r.opts.batch, r.opts.threads, cg_isa_name(cg_isa_active()), r.opts.out);
+        rc = train_loop(&r);
+        if (rc == CLI_OK || stop_signal) {
+            if (run_finish(&r) != 0) rc = CLI_FAILED;
+        }
+        if (rc == CLI_OK && stop_signal) rc = stop_signal == SIGINT ? CLI_SIGINT : CLI_SIGTERM;
+    }
+    if (rc == CLI_OK && !r.opts.quiet && !r.opts.json)
+        printf("done: %lld iterations in %.1f s (%.0f img/s); cluster accuracy %.4f, NMI %.4f%s; "
+               "run directory %s\n", (long long)r.iter, r.seconds, r.img_per_s,
+               r.last.cluster_accuracy, r.last.nmi,
+               r.opts.labels > 0 ? (r.last.test_error_str) : "", r.opts.out);
+    if (rc == CLI_OK && r.opts.json) run_print_summary(&r, stdout);
+    run_state_free(&r);
+    return rc;
+}

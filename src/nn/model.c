@@ -1,0 +1,434 @@
+/* CatGAN model: the architectures of CONTRACT.md and one training iteration (Springenberg 2016,
+ * eqs. (7) and (9)): a D step on real, generated and labelled batches, then a G step through
+ * the updated D on the same generated batch. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/model.h"
+#include "simd/gemm.h"
+
+#define LRELU 0.1f
+
+/* Random streams: every draw of iteration t is a function of (key, stream(t)), nothing else. */
+enum { STREAM_Z = 1, STREAM_NOISE_REAL, STREAM_NOISE_FAKE, STREAM_NOISE_LAB, STREAM_NOISE_G,
+       STREAM_NOISE_GSTEP, STREAM_GENERATE };
+static uint64_t stream_of(int kind, int64_t iter) {
+    return ((uint64_t)kind << 56) ^ (uint64_t)iter;
+}
+
+void cg_model_config_defaults(struct cg_model_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->arch, "conv");
+    cfg->c = 1; cfg->h = 28; cfg->w = 28;
+    cfg->k = 10;
+    cfg->batch = 100;
+    cfg->lambda = 1.0f;
+    cfg->lr = 2e-4f; cfg->beta1 = 0.5f; cfg->beta2 = 0.999f;
+    cfg->seed = 1;
+    cfg->threads = 1;
+}
+
+/* ---- architectures ------------------------------------------------------------------------ */
+
+#define TRY(expr)                                                                            \
+    do {                                                                                     \
+        enum cg_status st_ = (expr);                                                         \
+        if (st_ != CG_OK) return st_;                                                        \
+    } while (0)
+
+/* Stride-2 stages so that D ends near 7x7 (or 8x8, 4x4) before its dense layers. */
+static int conv_stages(int h, int w) {
+    int p = 0;
+    while (h % 2 == 0 && w % 2 == 0 && h > 8 && w > 8) {
+        h /= 2;
+        w /= 2;
+        p++;
+    }
+    return p;
+}
+
+static enum cg_status conv_lrelu(struct cg_net *n, int oc, int k) {
+    TRY(cg_net_conv(n, oc, k, 1, k / 2));
+    return cg_net_lrelu(n, LRELU);
+}
+
+static enum cg_status build_conv(int c, int h, int w, int k, struct cg_net *g, struct cg_net *d) {
+    int p = conv_stages(h, w);
+    /* D: conv5x5 32, pool; [conv3x3 64] x2, pool (repeated per extra stage); conv3x3 128;
+     * conv1x1 10; fc 128; fc K. All convolutions keep their size. */
+    TRY(conv_lrelu(d, 32, 5));
+    if (p >= 1) TRY(cg_net_maxpool(d, 3, 2, 1));
+    int mid = p > 1 ? p - 1 : 1;
+    for (int s = 0; s < mid; s++) {
+        TRY(conv_lrelu(d, 64, 3));
+        TRY(conv_lrelu(d, 64, 3));
+        if (s + 1 < p) TRY(cg_net_maxpool(d, 3, 2, 1));
+    }
+    TRY(conv_lrelu(d, 128, 3));
+    TRY(conv_lrelu(d, 10, 1));
+    TRY(cg_net_linear(d, 128));
+    TRY(cg_net_lrelu(d, LRELU));
+    TRY(cg_net_linear(d, k));
+    /* G mirrors it: fc 128 -> 96 x h0 x w0, BN, lrelu; [up x2, conv5x5 64, BN, lrelu] per
+     * stage; conv5x5 c, sigmoid. */
+    int h0 = h >> p, w0 = w >> p;
+    TRY(cg_net_linear(g, 96 * h0 * w0));
+    TRY(cg_net_bn(g));
+    TRY(cg_net_lrelu(g, LRELU));
+    TRY(cg_net_reshape(g, 96, h0, w0));
+    /* BN over a dense layer's output normalises per feature; after the reshape it must be per
+     * channel, which is what the PyTorch reference does too (BatchNorm1d on 96*h0*w0). */
+    for (int s = 0; s < (p > 0 ? p : 1); s++) {
+        if (p > 0) TRY(cg_net_upsample(g, 2));
+        TRY(cg_net_conv(g, 64, 5, 1, 2));
+        TRY(cg_net_bn(g));
+        TRY(cg_net_lrelu(g, LRELU));
+    }
+    TRY(cg_net_conv(g, c, 5, 1, 2));
+    return cg_net_sigmoid(g);
+}
+
+static enum cg_status build_pi(int c, int h, int w, int k, struct cg_net *g, struct cg_net *d) {
+    static const int dh[] = {1000, 500, 250, 250, 250}, gh[] = {500, 500, 1000};
+    /* D: Gaussian noise (sigma 0.3) on the input and every hidden layer's input */
+    for (size_t i = 0; i < sizeof dh / sizeof dh[0]; i++) {
+        TRY(cg_net_noise(d, 0.3f));
+        TRY(cg_net_linear(d, dh[i]));
+        TRY(cg_net_bn(d));
+        TRY(cg_net_lrelu(d, LRELU));
+    }
+    TRY(cg_net_noise(d, 0.3f));
+    TRY(cg_net_linear(d, k));
+    for (size_t i = 0; i < sizeof gh / sizeof gh[0]; i++) {
+        TRY(cg_net_linear(g, gh[i]));
+        TRY(cg_net_bn(g));
+        TRY(cg_net_lrelu(g, LRELU));
+    }
+    TRY(cg_net_linear(g, c * h * w));
+    TRY(cg_net_sigmoid(g));
+    return cg_net_reshape(g, c, h, w);
+}
+
+static enum cg_status build_mlp2d(int c, int h, int w, int k, struct cg_net *g,
+                                  struct cg_net *d) {
+    const char *e1 = getenv("CG_EXP_IN"), *e2 = getenv("CG_EXP_HID");
+    float s_in = e1 ? (float)atof(e1) : 0.0f, s_hid = e2 ? (float)atof(e2) : 0.0f;
+    if (s_in > 0) TRY(cg_net_noise(d, s_in));
+    TRY(cg_net_linear(d, 100));
+    TRY(cg_net_lrelu(d, LRELU));
+    if (s_hid > 0) TRY(cg_net_noise(d, s_hid));
+    TRY(cg_net_linear(d, 100));
+    TRY(cg_net_lrelu(d, LRELU));
+    if (s_hid > 0) TRY(cg_net_noise(d, s_hid));
+    TRY(cg_net_linear(d, k));
+    TRY(cg_net_linear(g, 100));
+    TRY(cg_net_bn(g));
+    TRY(cg_net_lrelu(g, LRELU));
+    TRY(cg_net_linear(g, 100));
+    TRY(cg_net_bn(g));
+    TRY(cg_net_lrelu(g, LRELU));
+    TRY(cg_net_linear(g, c * h * w));
+    return cg_net_reshape(g, c, h, w);
+}
+
+enum cg_status cg_model_build_nets(const char *arch, int c, int h, int w, int k, int nt,
+                                   struct cg_net *g, struct cg_net *d) {
+    cg_net_begin(d, c, h, w, nt);
+    cg_net_begin(g, CG_ZDIM, 1, 1, nt);
+    if (strcmp(arch, "conv") == 0) return build_conv(c, h, w, k, g, d);
+    if (strcmp(arch, "pi-mnist") == 0) return build_pi(c, h, w, k, g, d);
+    if (strcmp(arch, "mlp2d") == 0) return build_mlp2d(c, h, w, k, g, d);
+    return CG_FAIL(CG_ERR_INVALID_ARG, "arch=%s: expected mlp2d, pi-mnist or conv", arch);
+}
+
+/* Two time-scales (Heusel et al. 2017): on 2-D data a G as fast as D moves its samples into
+ * D's confident regions every step, D never keeps them uncertain, and the split it settles on
+ * is a straight line (k-means-like). A slower G lets D follow the data's low-density gaps. */
+static float g_lr_ratio(const char *arch) {
+    const char *e = getenv("CG_EXP_GLR");
+    if (e) return (float)atof(e);
+    return strcmp(arch, "mlp2d") == 0 ? 0.01f : 1.0f;
+}
+
+/* ---- create / destroy --------------------------------------------------------------------- */
+
+static enum cg_status check_config(const struct cg_model_config *c) {
+    if (c->c < 1 || c->h < 1 || c->w < 1)
+        return CG_FAIL(CG_ERR_INVALID_ARG, "input shape %dx%dx%d must be positive", c->c, c->h,
+                       c->w);
+    if (c->k < 2) return CG_FAIL(CG_ERR_INVALID_ARG, "classes=%d must be >= 2", c->k);
+    if (c->batch < 2) return CG_FAIL(CG_ERR_INVALID_ARG, "batch=%d must be >= 2", c->batch);
+    if (c->threads < 1) return CG_FAIL(CG_ERR_INVALID_ARG, "threads=%d must be >= 1", c->threads);
+    if (!(c->lambda >= 0.0f && isfinite(c->lambda)))
+        return CG_FAIL(CG_ERR_INVALID_ARG, "lambda=%g must be >= 0", (double)c->lambda);
+    if (!(c->lr > 0.0f && isfinite(c->lr)))
+        return CG_FAIL(CG_ERR_INVALID_ARG, "lr=%g must be > 0", (double)c->lr);
+    if (!(c->lr_g >= 0.0f && isfinite(c->lr_g)))
+        return CG_FAIL(CG_ERR_INVALID_ARG, "lr_g=%g must be >= 0", (double)c->lr_g);
+    if (!(c->beta1 >= 0.0f && c->beta1 < 1.0f))
+        return CG_FAIL(CG_ERR_INVALID_ARG, "beta1=%g must be in [0,1)", (double)c->beta1);
+    if (!(c->beta2 >= 0.0f && c->beta2 < 1.0f))
+        return CG_FAIL(CG_ERR_INVALID_ARG, "beta2=%g must be in [0,1)", (double)c->beta2);
+    return CG_OK;
+}
+
+/* Carves (or, with base == NULL, only measures) every buffer of the model. */
+static size_t carve(struct cg_model *m, unsigned char *base) {
+    size_t off = 0;
+    const int B = m->cfg.batch;
+#define TAKE_BYTES(bytes) (off += cg_align_up(bytes), base ? base + off - cg_align_up(bytes) : NULL)
+#define TAKE_F(count) ((float *)(void *)TAKE_BYTES((size_t)(count) * sizeof(float)))
+    struct cg_params *ps[2] = {&m->pg, &m->pd};
+    const struct cg_net *nets[2] = {&m->g, &m->d};
+    for (int i = 0; i < 2; i++) {
+        ps[i]->n = nets[i]->nparams;
+        ps[i]->w = TAKE_F(ps[i]->n);
+        ps[i]->g = TAKE_F(ps[i]->n);
+        ps[i]->m = TAKE_F(ps[i]->n);
+        ps[i]->v = TAKE_F(ps[i]->n);
+    }
+    m->state_g = TAKE_F(m->g.nstate);
+    m->state_d = TAKE_F(m->d.nstate);
+    struct { struct cg_pass *p; const struct cg_net *net; int on; } passes[] = {
+        {&m->pass_g, &m->g, 1}, {&m->pass_real, &m->d, 1}, {&m->pass_fake, &m->d, 1},
+        {&m->pass_lab, &m->d, m->cfg.labelled}};
+    for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
+        if (!passes[i].on) continue;
+        unsigned char *mem = TAKE_BYTES(cg_net_pass_bytes(passes[i].net, B));
+        if (base) cg_net_pass_bind(passes[i].net, B, passes[i].p, mem);
+    }
+    size_t kk = (size_t)B * m->cfg.k;
+    m->dlogits_real = TAKE_F(kk);
+    m->dlogits_fake = TAKE_F(kk);
+    m->dlogits_lab = TAKE_F(kk);
+    m->dx_fake = TAKE_F((size_t)B * m->d.in_size);
+    size_t gmax = m->g.max_size > m->d.max_size ? m->g.max_size : m->d.max_size;
+    m->gbuf[0] = TAKE_F((size_t)B * gmax);
+    m->gbuf[1] = TAKE_F((size_t)B * gmax);
+    m->labels = (int32_t *)(void *)TAKE_BYTES((size_t)B * sizeof(int32_t));
+    size_t ws = cg_net_ws_bytes(&m->g, B), wsd = cg_net_ws_bytes(&m->d, B);
+    m->ws = TAKE_BYTES(ws > wsd ? ws : wsd);
+#undef TAKE_F
+#undef TAKE_BYTES
+    return off;
+}
+
+enum cg_status cg_model_create(const struct cg_model_config *cfg, cg_model **out) {
+    *out = NULL;
+    enum cg_status st = check_config(cfg);
+    if (st != CG_OK) return st;
+    struct cg_model *m = calloc(1, sizeof *m);
+    if (!m) return CG_FAIL(CG_ERR_OUT_OF_MEMORY, "cannot allocate the model descriptor");
+    m->cfg = *cfg;
+    m->cfg.arch[sizeof m->cfg.arch - 1] = 0;
+    if (!(m->cfg.lr_g > 0.0f)) m->cfg.lr_g = cfg->lr * g_lr_ratio(m->cfg.arch);
+    st = cg_model_build_nets(m->cfg.arch, cfg->c, cfg->h, cfg->w, cfg->k, cfg->threads, &m->g,
+                             &m->d);
+    if (st != CG_OK) goto fail;
+    if (m->g.out_size != m->d.in_size) {
+        st = CG_FAIL(CG_ERR_INVALID_ARG, "G makes %zu values per example, D takes %zu",
+                     m->g.out_size, m->d.in_size);
+        goto fail;
+    }
+    st = cg_gemm_reserve(cfg->threads);
+    if (st != CG_OK) goto fail;
+    m->block_bytes = carve(m, NULL);
+    m->block = cg_malloc(m->block_bytes);
+    if (!m->block) {
+        st = CG_FAIL(CG_ERR_OUT_OF_MEMORY, "batch=%d with arch=%s needs %zu bytes (%.1f GiB)",
+                     cfg->batch, m->cfg.arch, m->block_bytes, m->block_bytes / 1073741824.0);
+        goto fail;
+    }
+    memset(m->block, 0, m->block_bytes);
+    carve(m, m->block);
+    /* D reads G's output in place: the fake pass's input is G's last activation. */
+    m->pass_fake.act[0] = m->pass_g.act[m->g.nlayers];
+    struct cg_rng r;
+    cg_rng_seed(&r, cfg->seed, 0);
+    m->key = r.key;
+    cg_net_init_params(&m->g, m->pg.w, m->state_g, cfg->seed * 2 + 1);
+    cg_net_init_params(&m->d, m->pd.w, m->state_d, cfg->seed * 2 + 2);
+    cg_adam_init(&m->opt_g, m->cfg.lr_g, cfg->beta1, cfg->beta2, 1e-8f);
+    cg_adam_init(&m->opt_d, cfg->lr, cfg->beta1, cfg->beta2, 1e-8f);
+    *out = m;
+    return CG_OK;
+fail:
+    cg_model_destroy(m);
+    return st;
+}
+
+void cg_model_destroy(cg_model *m) {
+    if (!m) return;
+    cg_free(m->block);
+    free(m);
+}
+
+const struct cg_model_config *cg_model_config_of(const cg_model *m) { return &m->cfg; }
+size_t cg_model_bytes(const cg_model *m) { return m->block_bytes; }
+size_t cg_model_param_count(const cg_model *m, int which) { return which ? m->pd.n : m->pg.n; }
+int64_t cg_model_iteration(const cg_model *m) { return m->iter; }
+
+/* ---- the training iteration --------------------------------------------------------------- */
+
+static void fill_uniform(uint64_t key, uint64_t stream, float *x, size_t n, int nt) {
+    #pragma omp parallel for schedule(static) num_threads(nt) if (n > 65536)
+    for (ptrdiff_t i = 0; i < (ptrdiff_t)n; i++)
+        x[i] = 2.0f * cg_rng_uniform_at(key, stream, (uint64_t)i) - 1.0f;
+}
+
+/* Sum of squares in double: finite iff every entry is. */
+static int all_finite(const float *x, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return isfinite(s);
+}
+
+static const float *logits_of(const struct cg_model *m, const struct cg_pass *p) {
+    return p->act[m->d.nlayers];
+}
+
+static enum cg_status numeric_fail(const struct cg_model *m, const char *what) {
+    return CG_FAIL(CG_ERR_NUMERIC, "iteration %lld: %s is not finite", (long long)m->iter + 1,
+                   what);
+}
+
+static enum cg_status check_terms(const struct cg_model *m, const cg_catgan_terms *t) {
+    const struct { const char *name; float v; } all[] = {
+        {"h_x", t->h_x}, {"h_real", t->h_real}, {"h_fake", t->h_fake}, {"ce", t->ce},
+        {"d_loss", t->d_loss}};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!isfinite(all[i].v)) return numeric_fail(m, all[i].name);
+    return CG_OK;
+}
+
+/* D step (eq. 7 as a minimisation): G's output is a constant here. */
+static enum cg_status d_step(struct cg_model *m, cg_catgan_terms *t) {
+    const int B = m->cfg.batch, lab = m->cfg.labelled;
+    struct cg_net *d = &m->d;
+    float *pd = m->pd.w;
+    memset(m->pd.g, 0, m->pd.n * sizeof(float));
+    cg_net_forward(d, B, &m->pass_real, pd, m->state_d, 1, 1, m->key,
+                   stream_of(STREAM_NOISE_REAL, m->iter), m->ws);
+    cg_net_forward(d, B, &m->pass_fake, pd, m->state_d, 1, 0, m->key,
+                   stream_of(STREAM_NOISE_FAKE, m->iter), m->ws);
+    if (lab)
+        cg_net_forward(d, B, &m->pass_lab, pd, m->state_d, 1, 0, m->key,
+                       stream_of(STREAM_NOISE_LAB, m->iter), m->ws);
+    int rc = cg_catgan_d_loss(logits_of(m, &m->pass_real), B, logits_of(m, &m->pass_fake), B,
+                              lab ? logits_of(m, &m->pass_lab) : NULL, lab ? m->labels : NULL,
+                              lab ? B : 0, m->cfg.k, m->cfg.lambda, t, m->dlogits_real,
+                              m->dlogits_fake, lab ? m->dlogits_lab : NULL);
+    if (rc != 0) return (enum cg_status)rc;
+    enum cg_status st = check_terms(m, t);
+    if (st != CG_OK) return st;
+    cg_net_backward(d, B, &m->pass_real, pd, m->dlogits_real, m->pd.g, NULL, m->gbuf, m->ws);
+    cg_net_backward(d, B, &m->pass_fake, pd, m->dlogits_fake, m->pd.g, NULL, m->gbuf, m->ws);
+    if (lab)
+        cg_net_backward(d, B, &m->pass_lab, pd, m->dlogits_lab, m->pd.g, NULL, m->gbuf, m->ws);
+    if (!all_finite(m->pd.g, m->pd.n)) return numeric_fail(m, "the gradient of D");
+    cg_adam_step(&m->opt_d, m->pd.n, m->pd.w, m->pd.g, m->pd.m, m->pd.v, m->cfg.threads);
+    return CG_OK;
+}
+
+/* G step (eq. 9): through the updated D, whose weights get no gradient. */
+static enum cg_status g_step(struct cg_model *m, cg_catgan_terms *t) {
+    const int B = m->cfg.batch;
+    memset(m->pg.g, 0, m->pg.n * sizeof(float));
+    cg_net_forward(&m->d, B, &m->pass_fake, m->pd.w, m->state_d, 1, 0, m->key,
+                   stream_of(STREAM_NOISE_GSTEP, m->iter), m->ws);
+    cg_catgan_terms gt;
+    int rc = cg_catgan_g_loss(logits_of(m, &m->pass_fake), B, m->cfg.k, &gt, m->dlogits_fake);
+    if (rc != 0) return (enum cg_status)rc;
+    t->h_g = gt.h_g;
+    t->g_loss = gt.g_loss;
+    if (!isfinite(gt.h_g)) return numeric_fail(m, "h_g");
+    if (!isfinite(gt.g_loss)) return numeric_fail(m, "g_loss");
+    memset(m->dx_fake, 0, (size_t)B * m->d.in_size * sizeof(float));
+    cg_net_backward(&m->d, B, &m->pass_fake, m->pd.w, m->dlogits_fake, NULL, m->dx_fake,
+                    m->gbuf, m->ws);
+    cg_net_backward(&m->g, B, &m->pass_g, m->pg.w, m->dx_fake, m->pg.g, NULL, m->gbuf, m->ws);
+    if (!all_finite(m->pg.g, m->pg.n)) return numeric_fail(m, "the gradient of G");
+    cg_adam_step(&m->opt_g, m->pg.n, m->pg.w, m->pg.g, m->pg.m, m->pg.v, m->cfg.threads);
+    return CG_OK;
+}
+
+enum cg_status cg_model_step(cg_model *m, const float *x_real, const float *x_lab,
+                             const int32_t *y_lab, cg_catgan_terms *terms) {
+    const int B = m->cfg.batch;
+    if (!x_real) return CG_FAIL(CG_ERR_INVALID_ARG, "x_real is NULL");
+    if (m->cfg.labelled) {
+        if (!x_lab || !y_lab)
+            return CG_FAIL(CG_ERR_INVALID_ARG, "a labelled model needs x_lab and y_lab");
+        for (int i = 0; i < B; i++) {
+            if (y_lab[i] < 0 || y_lab[i] >= m->cfg.k)
+                return CG_FAIL(CG_ERR_INVALID_ARG, "y_lab[%d]=%d is not in [0,%d)", i,
+                               (int)y_lab[i], m->cfg.k);
+        }
+        memcpy(m->labels, y_lab, (size_t)B * sizeof(int32_t));
+        memcpy(m->pass_lab.act[0], x_lab, (size_t)B * m->d.in_size * sizeof(float));
+    }
+    memcpy(m->pass_real.act[0], x_real, (size_t)B * m->d.in_size * sizeof(float));
+    fill_uniform(m->key, stream_of(STREAM_Z, m->iter), m->pass_g.act[0],
+                 (size_t)B * CG_ZDIM, m->cfg.threads);
+    cg_net_forward(&m->g, B, &m->pass_g, m->pg.w, m->state_g, 1, 1, m->key,
+                   stream_of(STREAM_NOISE_G, m->iter), m->ws);
+    cg_catgan_terms t;
+    memset(&t, 0, sizeof t);
+    enum cg_status st = d_step(m, &t);
+    if (st == CG_OK) st = g_step(m, &t);
+    if (terms) *terms = t;
+    if (st != CG_OK) return st;
+    m->iter++;
+    return CG_OK;
+}
+
+/* ---- inference ----------------------------------------------------------------------------- */
+
+enum cg_status cg_model_classify(cg_model *m, const float *x, int n, float *probs,
+                                 int32_t *pred) {
+    if (n < 1 || !x) return CG_FAIL(CG_ERR_INVALID_ARG, "n=%d examples, x=%p", n, (void *)x);
+    const int B = m->cfg.batch, k = m->cfg.k;
+    const size_t dsz = m->d.in_size;
+    for (int s = 0; s < n; s += B) {
+        int nb = n - s < B ? n - s : B;
+        memcpy(m->pass_real.act[0], x + (size_t)s * dsz, (size_t)nb * dsz * sizeof(float));
+        cg_net_forward(&m->d, nb, &m->pass_real, m->pd.w, m->state_d, 0, 0, m->key, 0, m->ws);
+        const float *z = logits_of(m, &m->pass_real);
+        for (int i = 0; i < nb; i++) {
+            const float *zi = z + (size_t)i * k;
+            int best = 0;
+            float zmax = zi[0];
+            for (int j = 1; j < k; j++)
+                if (zi[j] > zmax) { zmax = zi[j]; best = j; }
+            if (pred) pred[s + i] = best;
+            if (probs) {
+                float *pi = probs + (size_t)(s + i) * k;
+                double sum = 0;
+                for (int j = 0; j < k; j++) sum += (pi[j] = expf(zi[j] - zmax));
+                for (int j = 0; j < k; j++) pi[j] = (float)(pi[j] / sum);
+            }
+        }
+    }
+    return CG_OK;
+}
+
+/* G with batch statistics (training-mode BN, running statistics untouched): early in training
+ * the running estimates lag G's fast-moving weights and eval-mode samples look washed out. */
+enum cg_status cg_model_generate(cg_model *m, int n, uint64_t seed, float *out) {
+    if (n < 1 || !out) return CG_FAIL(CG_ERR_INVALID_ARG, "n=%d samples", n);
+    const int B = m->cfg.batch;
+    const size_t osz = m->g.out_size;
+    struct cg_rng r;
+    cg_rng_seed(&r, seed, STREAM_GENERATE);
+    for (int s = 0; s < n; s += B) {
+        int nb = n - s < B ? n - s : B;
+        /* a full batch keeps BN statistics comparable to training; keep the first nb */
+        fill_uniform(r.key, stream_of(STREAM_GENERATE, s), m->pass_g.act[0],
+                     (size_t)B * CG_ZDIM, m->cfg.threads);
+        cg_net_forward(&m->g, B, &m->pass_g, m->pg.w, m->state_g, 1, 0, m->key, 0, m->ws);
+        memcpy(out + (size_t)s * osz, m->pass_g.act[m->g.nlayers],
+               (size_t)nb * osz * sizeof(float));
+    }
+    return CG_OK;
+}

@@ -1,0 +1,33 @@
+/* The CatGAN model: G and D networks for an architecture, their parameters and Adam state, and
+ * every buffer of a training iteration, planned once at create time (STYLE.md section 7). */
+#ifndef CG_NN_MODEL_H
+#define CG_NN_MODEL_H
+
+#include "nn/net.h"
+
+#define CG_ZDIM 128
+
+struct cg_model {
+    struct cg_model_config cfg;
+    char arch[16];
+    struct cg_net g, d;
+    struct cg_params pg, pd;
+    float *state_g, *state_d;          /* batch-norm running statistics */
+    struct cg_adam opt_g, opt_d;
+    uint64_t key;                      /* Philox key derived from the seed */
+    int64_t iter;                      /* completed training iterations */
+    /* one iteration's storage */
+    struct cg_pass pass_g, pass_real, pass_fake, pass_lab;
+    float *dlogits_real, *dlogits_fake, *dlogits_lab, *dx_fake;
+    float *gbuf[2];
+    int32_t *labels;
+    void *ws;
+    unsigned char *block;              /* everything above lives here */
+    size_t block_bytes;
+};
+
+/* Builds the two networks of cfg->arch for a (c,h,w) input with k classes. */
+enum cg_status cg_model_build_nets(const char *arch, int c, int h, int w, int k, int nt,
+                                   struct cg_net *g, struct cg_net *d);
+
+#endif

@@ -1,0 +1,330 @@
+/* Sequential networks: shape inference at build time, one planned block of activations per
+ * pass, forward and backward as plain loops over the layers (backward is forward reversed). */
+#include <math.h>
+#include <string.h>
+
+#include "nn/net.h"
+
+void cg_net_begin(struct cg_net *net, int c, int h, int w, int nt) {
+    memset(net, 0, sizeof *net);
+    net->in_c = c;
+    net->in_h = h;
+    net->in_w = w;
+    net->in_size = net->out_size = net->max_size = (size_t)c * h * w;
+    net->nt = nt;
+}
+
+/* Current output shape: the last layer's, or the input's. */
+static void cur_shape(const struct cg_net *net, int *c, int *h, int *w) {
+    if (net->nlayers == 0) {
+        *c = net->in_c; *h = net->in_h; *w = net->in_w;
+    } else {
+        const struct cg_layer *l = &net->L[net->nlayers - 1];
+        *c = l->oc; *h = l->oh; *w = l->ow;
+    }
+}
+
+static struct cg_layer *push(struct cg_net *net, enum cg_layer_kind kind) {
+    if (net->nlayers >= CG_NET_MAX) return NULL;
+    struct cg_layer *l = &net->L[net->nlayers];
+    memset(l, 0, sizeof *l);
+    l->kind = kind;
+    cur_shape(net, &l->c, &l->h, &l->w);
+    l->oc = l->c; l->oh = l->h; l->ow = l->w;
+    return l;
+}
+
+static enum cg_status commit(struct cg_net *net, struct cg_layer *l) {
+    l->in_size = (size_t)l->c * l->h * l->w;
+    l->out_size = (size_t)l->oc * l->oh * l->ow;
+    l->w_off = net->nparams;
+    l->b_off = net->nparams + l->nw;
+    net->nparams += l->nw + l->nb;
+    if (l->kind == CG_LAYER_BN) {
+        l->st_off = net->nstate;
+        net->nstate += 2 * (size_t)l->oc;
+    }
+    if (l->out_size > net->max_size) net->max_size = l->out_size;
+    net->out_size = l->out_size;
+    net->nlayers++;
+    return CG_OK;
+}
+
+#define PUSH_OR_FAIL(l, net, kind)                                                           \
+    struct cg_layer *l = push(net, kind);                                                    \
+    if (!l) return CG_FAIL(CG_ERR_INVALID_ARG, "more than %d layers", CG_NET_MAX)
+
+enum cg_status cg_net_linear(struct cg_net *net, int out) {
+    PUSH_OR_FAIL(l, net, CG_LAYER_LINEAR);
+    int in = l->c * l->h * l->w;
+    enum cg_status st = cg_linear_init(&l->u.lin, in, out, net->nt);
+    if (st != CG_OK) return st;
+    l->c = in; l->h = l->w = 1;
+    l->oc = out; l->oh = l->ow = 1;
+    l->nw = (size_t)out * in;
+    l->nb = (size_t)out;
+    return commit(net, l);
+}
+
+enum cg_status cg_net_conv(struct cg_net *net, int oc, int ksize, int stride, int pad) {
+    PUSH_OR_FAIL(l, net, CG_LAYER_CONV);
+    enum cg_status st = cg_conv2d_init(&l->u.conv, l->c, l->h, l->w, oc, ksize, stride, pad,
+                                       net->nt);
+    if (st != CG_OK) return st;
+    l->oc = oc; l->oh = l->u.conv.oh; l->ow = l->u.conv.ow;
+    l->nw = (size_t)oc * l->c * ksize * ksize;
+    l->nb = (size_t)oc;
+    return commit(net, l);
+}
+
+enum cg_status cg_net_maxpool(struct cg_net *net, int k, int stride, int pad) {
+    PUSH_OR_FAIL(l, net, CG_LAYER_MAXPOOL);
+    enum cg_status st = cg_maxpool_init(&l->u.pool, l->c, l->h, l->w, k, stride, pad, net->nt);
+    if (st != CG_OK) return st;
+    l->oh = l->u.pool.oh; l->ow = l->u.pool.ow;
+    return commit(net, l);
+}
+
+enum cg_status cg_net_upsample(struct cg_net *net, int scale) {
+    PUSH_OR_FAIL(l, net, CG_LAYER_UPSAMPLE);
+    enum cg_status st = cg_upsample_init(&l->u.up, l->c, l->h, l->w, scale, net->nt);
+    if (st != CG_OK) return st;
+    l->oh = l->h * scale; l->ow = l->w * scale;
+    return commit(net, l);
+}
+
+enum cg_status cg_net_bn(struct cg_net *net) {
+    PUSH_OR_FAIL(l, net, CG_LAYER_BN);
+    /* PyTorch's defaults, so the reference nets compute the same function */
+    enum cg_status st = cg_batchnorm_init(&l->u.bn, l->c, l->h * l->w, 1e-5f, 0.1f, net->nt);
+    if (st != CG_OK) return st;
+    l->nw = l->nb = (size_t)l->c;
+    return commit(net, l);
+}
+
+enum cg_status cg_net_lrelu(struct cg_net *net, float slope) {
+    PUSH_OR_FAIL(l, net, CG_LAYER_LRELU);
+    if (!(slope > 0.0f && slope < 1.0f))
+        return CG_FAIL(CG_ERR_INVALID_ARG, "slope=%g must be in (0,1)", (double)slope);
+    l->slope = slope;
+    l->in_place = 1;
+    return commit(net, l);
+}
+
+enum cg_status cg_net_sigmoid(struct cg_net *net) {
+    PUSH_OR_FAIL(l, net, CG_LAYER_SIGMOID);
+    return commit(net, l);
+}
+
+enum cg_status cg_net_noise(struct cg_net *net, float sigma) {
+    PUSH_OR_FAIL(l, net, CG_LAYER_NOISE);
+    if (!(sigma >= 0.0f))
+        return CG_FAIL(CG_ERR_INVALID_ARG, "sigma=%g must be >= 0", (double)sigma);
+    l->sigma = sigma;
+    return commit(net, l);
+}
+
+enum cg_status cg_net_reshape(struct cg_net *net, int c, int h, int w) {
+    int c0, h0, w0;
+    cur_shape(net, &c0, &h0, &w0);
+    if ((size_t)c * h * w != (size_t)c0 * h0 * w0 || c < 1 || h < 1 || w < 1)
+        return CG_FAIL(CG_ERR_INVALID_ARG, "cannot reshape %dx%dx%d to %dx%dx%d", c0, h0, w0,
+                       c, h, w);
+    if (net->nlayers == 0) {
+        net->in_c = c; net->in_h = h; net->in_w = w;
+    } else {
+        struct cg_layer *l = &net->L[net->nlayers - 1];
+        l->oc = c; l->oh = h; l->ow = w;
+    }
+    return CG_OK;
+}
+
+/* ---- planning ----------------------------------------------------------------------------- */
+
+/* Walks the pass layout; with mem == NULL only counts. Activations of in-place layers alias
+ * their input, so a conv + leaky ReLU pair costs one buffer. */
+static size_t layout(const struct cg_net *net, int n, struct cg_pass *p, unsigned char *mem) {
+    size_t off = 0;
+#define TAKE(ptr, type, count)                                                                \
+    do {                                                                                     \
+        size_t bytes_ = cg_align_up((size_t)(count) * sizeof(type));                         \
+        if (mem) (ptr) = (type *)(void *)(mem + off);                                        \
+        off += bytes_;                                                                       \
+    } while (0)
+    float *a0 = NULL;
+    TAKE(a0, float, (size_t)n * net->in_size);
+    if (p) p->act[0] = a0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const struct cg_layer *l = &net->L[i];
+        float *y = NULL, *mean = NULL, *rstd = NULL;
+        int32_t *am = NULL;
+        if (l->in_place) {
+            if (p) y = p->act[i];
+        } else {
+            TAKE(y, float, (size_t)n * l->out_size);
+        }
+        if (l->kind == CG_LAYER_BN) {
+            TAKE(mean, float, l->oc);
+            TAKE(rstd, float, l->oc);
+        }
+        if (l->kind == CG_LAYER_MAXPOOL) TAKE(am, int32_t, (size_t)n * l->out_size);
+        if (p) {
+            p->act[i + 1] = y;
+            p->mean[i] = mean;
+            p->rstd[i] = rstd;
+            p->argmax[i] = am;
+        }
+    }
+#undef TAKE
+    return off;
+}
+
+size_t cg_net_pass_bytes(const struct cg_net *net, int n) { return layout(net, n, NULL, NULL); }
+
+void cg_net_pass_bind(const struct cg_net *net, int n, struct cg_pass *p, unsigned char *mem) {
+    memset(p, 0, sizeof *p);
+    layout(net, n, p, mem);
+}
+
+size_t cg_net_ws_bytes(const struct cg_net *net, int n) {
+    size_t ws = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        if (net->L[i].kind != CG_LAYER_CONV) continue;
+        size_t b = cg_conv2d_ws_size(&net->L[i].u.conv, n);
+        if (b > ws) ws = b;
+    }
+    return ws;
+}
+
+/* ---- initialisation ----------------------------------------------------------------------- */
+
+/* He et al. 2015 with the leaky-ReLU gain: without it D's logits barely differ across a batch,
+ * p(y|x) is uniform, and uniform p is a stationary point of every CatGAN entropy (NOTES.md). */
+void cg_net_init_params(const struct cg_net *net, float *w, float *state, uint64_t seed) {
+    struct cg_rng r;
+    cg_rng_seed(&r, seed, 0x1417);
+    const float gain = sqrtf(2.0f / (1.0f + 0.1f * 0.1f));
+    for (int i = 0; i < net->nlayers; i++) {
+        const struct cg_layer *l = &net->L[i];
+        if (l->kind == CG_LAYER_LINEAR || l->kind == CG_LAYER_CONV) {
+            size_t fan_in = l->nw / (size_t)l->oc;
+            cg_rng_fill_normal(&r, w + l->w_off, l->nw, 0.0f, gain / sqrtf((float)fan_in), 1);
+            memset(w + l->b_off, 0, l->nb * sizeof(float));
+        } else if (l->kind == CG_LAYER_BN) {
+            for (size_t j = 0; j < l->nw; j++) w[l->w_off + j] = 1.0f;
+            memset(w + l->b_off, 0, l->nb * sizeof(float));
+            for (int j = 0; j < l->oc; j++) {
+                state[l->st_off + j] = 0.0f;
+                state[l->st_off + l->oc + j] = 1.0f;
+            }
+        }
+    }
+}
+
+/* ---- forward / backward ------------------------------------------------------------------ */
+
+static uint64_t layer_stream(uint64_t stream, int i) { return stream ^ ((uint64_t)i << 48); }
+
+void cg_net_forward(const struct cg_net *net, int n, struct cg_pass *p, const float *w,
+                    float *state, int train, int update_stats, uint64_t key, uint64_t stream,
+                    void *ws) {
+    int nt = net->nt;
+    for (int i = 0; i < net->nlayers; i++) {
+        const struct cg_layer *l = &net->L[i];
+        const float *x = p->act[i];
+        float *y = p->act[i + 1];
+        size_t count = (size_t)n * l->out_size;
+        switch (l->kind) {
+        case CG_LAYER_LINEAR:
+            cg_linear_forward(&l->u.lin, n, x, w + l->w_off, w + l->b_off, y);
+            break;
+        case CG_LAYER_CONV:
+            cg_conv2d_forward(&l->u.conv, n, x, w + l->w_off, w + l->b_off, y, ws);
+            break;
+        case CG_LAYER_MAXPOOL:
+            cg_maxpool_forward(&l->u.pool, n, x, y, p->argmax[i]);
+            break;
+        case CG_LAYER_UPSAMPLE:
+            cg_upsample_forward(&l->u.up, n, x, y);
+            break;
+        case CG_LAYER_BN: {
+            float *rm = state + l->st_off, *rv = rm + l->oc;
+            if (train)
+                cg_batchnorm_forward_train(&l->u.bn, n, x, w + l->w_off, w + l->b_off, y,
+                                           p->mean[i], p->rstd[i], update_stats ? rm : NULL,
+                                           update_stats ? rv : NULL);
+            else
+                cg_batchnorm_forward_eval(&l->u.bn, n, x, w + l->w_off, w + l->b_off, rm, rv, y);
+            break;
+        }
+        case CG_LAYER_LRELU:
+            cg_lrelu_forward(count, l->slope, x, y, nt);
+            break;
+        case CG_LAYER_SIGMOID:
+            cg_sigmoid_forward(count, x, y, nt);
+            break;
+        case CG_LAYER_NOISE:
+            if (train && l->sigma > 0.0f)
+                cg_gauss_noise_forward(count, l->sigma, key, layer_stream(stream, i), x, y, nt);
+            else
+                memcpy(y, x, count * sizeof(float));
+            break;
+        }
+    }
+}
+
+static void add_into(size_t count, const float *dy, float *dx, int nt) {
+    #pragma omp parallel for schedule(static) num_threads(nt) if (count > 65536)
+    for (ptrdiff_t j = 0; j < (ptrdiff_t)count; j++) dx[j] += dy[j];
+}
+
+void cg_net_backward(const struct cg_net *net, int n, struct cg_pass *p, const float *w,
+                     float *dout, float *dw, float *din, float *gbuf[2], void *ws) {
+    int nt = net->nt;
+    float *dy = dout;
+    for (int i = net->nlayers - 1; i >= 0; i--) {
+        const struct cg_layer *l = &net->L[i];
+        float *dx;
+        if (i == 0) {
+            dx = din;
+        } else {
+            dx = (dy == gbuf[0]) ? gbuf[1] : gbuf[0];
+            memset(dx, 0, (size_t)n * l->in_size * sizeof(float));
+        }
+        float *lw = dw ? dw + l->w_off : NULL, *lb = dw ? dw + l->b_off : NULL;
+        const float *x = p->act[i], *y = p->act[i + 1];
+        size_t count = (size_t)n * l->out_size;
+        switch (l->kind) {
+        case CG_LAYER_LINEAR:
+            if (dx || lw)
+                cg_linear_backward(&l->u.lin, n, dy, x, w + l->w_off, dx, lw, lb);
+            break;
+        case CG_LAYER_CONV:
+            if (dx || lw)
+                cg_conv2d_backward(&l->u.conv, n, dy, x, w + l->w_off, dx, lw, lb, ws);
+            break;
+        case CG_LAYER_MAXPOOL:
+            if (dx) cg_maxpool_backward(&l->u.pool, n, dy, p->argmax[i], dx);
+            break;
+        case CG_LAYER_UPSAMPLE:
+            if (dx) cg_upsample_backward(&l->u.up, n, dy, dx);
+            break;
+        case CG_LAYER_BN:
+            if (dx || lw)
+                cg_batchnorm_backward(&l->u.bn, n, dy, x, w + l->w_off, p->mean[i], p->rstd[i],
+                                      dx, lw, lb);
+            break;
+        case CG_LAYER_LRELU:
+            if (dx) cg_lrelu_backward(count, l->slope, y, dy, dx, nt);
+            break;
+        case CG_LAYER_SIGMOID:
+            if (dx) cg_sigmoid_backward(count, y, dy, dx, nt);
+            break;
+        case CG_LAYER_NOISE:
+            if (dx) add_into(count, dy, dx, nt);
+            break;
+        }
+        if (!dx) break; /* nothing below needs a gradient */
+        dy = dx;
+    }
+}

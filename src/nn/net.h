@@ -1,0 +1,97 @@
+/* A sequential network of the engine's layers: built from a small spec, planned once, then
+ * forward/backward over caller-planned activation storage (llm.c style, no graph runtime). */
+#ifndef CG_NN_NET_H
+#define CG_NN_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "nn/act.h"
+#include "nn/adam.h"
+#include "nn/batchnorm.h"
+#include "nn/conv2d.h"
+#include "nn/linear.h"
+#include "nn/noise.h"
+#include "nn/pool.h"
+#include "nn/upsample.h"
+
+#define CG_NET_MAX 48
+
+enum cg_layer_kind {
+    CG_LAYER_LINEAR, CG_LAYER_CONV, CG_LAYER_MAXPOOL, CG_LAYER_UPSAMPLE, CG_LAYER_BN,
+    CG_LAYER_LRELU, CG_LAYER_SIGMOID, CG_LAYER_NOISE
+};
+
+struct cg_layer {
+    enum cg_layer_kind kind;
+    int c, h, w;          /* input shape of one example */
+    int oc, oh, ow;       /* output shape */
+    size_t in_size, out_size;
+    union {
+        struct cg_linear lin;
+        struct cg_conv2d conv;
+        struct cg_maxpool pool;
+        struct cg_upsample up;
+        struct cg_batchnorm bn;
+    } u;
+    float slope;          /* leaky ReLU */
+    float sigma;          /* Gaussian noise */
+    size_t w_off, b_off;  /* weights/gamma and bias/beta in the param block */
+    size_t nw, nb;
+    size_t st_off;        /* BN running mean (c) then var (c) in the state block */
+    int in_place;         /* activation overwrites its input (leaky ReLU) */
+};
+
+struct cg_net {
+    int nlayers;
+    struct cg_layer L[CG_NET_MAX];
+    int in_c, in_h, in_w;
+    size_t in_size, out_size, max_size;   /* per example; max over every activation */
+    size_t nparams, nstate;
+    int nt;
+};
+
+/* Parameters of one network: weights, gradients and Adam moments, one block (views). */
+struct cg_params { size_t n; float *w, *g, *m, *v; };
+
+/* The stored activations of one forward pass, kept for its backward. */
+struct cg_pass {
+    float *act[CG_NET_MAX + 1];          /* act[0] input, act[i+1] output of layer i */
+    float *mean[CG_NET_MAX], *rstd[CG_NET_MAX];
+    int32_t *argmax[CG_NET_MAX];
+};
+
+/* Building: start with the input shape, then append layers; every append validates. */
+void cg_net_begin(struct cg_net *net, int c, int h, int w, int nt);
+enum cg_status cg_net_linear(struct cg_net *net, int out);
+enum cg_status cg_net_conv(struct cg_net *net, int oc, int ksize, int stride, int pad);
+enum cg_status cg_net_maxpool(struct cg_net *net, int k, int stride, int pad);
+enum cg_status cg_net_upsample(struct cg_net *net, int scale);
+enum cg_status cg_net_bn(struct cg_net *net);
+enum cg_status cg_net_lrelu(struct cg_net *net, float slope);
+enum cg_status cg_net_sigmoid(struct cg_net *net);
+enum cg_status cg_net_noise(struct cg_net *net, float sigma);
+/* Reshapes the current (c,h,w) to (c2,h2,w2) of the same size (a view, no layer). */
+enum cg_status cg_net_reshape(struct cg_net *net, int c, int h, int w);
+
+/* Bytes a pass of n examples needs (cg_net_pass_bind carves them from mem). */
+size_t cg_net_pass_bytes(const struct cg_net *net, int n);
+void cg_net_pass_bind(const struct cg_net *net, int n, struct cg_pass *p, unsigned char *mem);
+size_t cg_net_ws_bytes(const struct cg_net *net, int n);
+
+/* He-normal (fan-in, leaky-ReLU gain) weights, zero biases, BN gamma 1 beta 0, running var 1. */
+void cg_net_init_params(const struct cg_net *net, float *w, float *state, uint64_t seed);
+
+/* Forward n examples from p->act[0]. train: batch-norm batch statistics (running stats
+ * updated in `state` when update_stats), noise drawn from (key, stream ^ layer). */
+void cg_net_forward(const struct cg_net *net, int n, struct cg_pass *p, const float *w,
+                    float *state, int train, int update_stats, uint64_t key, uint64_t stream,
+                    void *ws);
+/* Backward from dout (n x out_size, consumed as scratch). dw (param grads, accumulated) may
+ * be NULL: no weight gradient is computed. din (n x in_size, accumulated) may be NULL.
+ * gbuf: two scratch buffers of n x max_size floats. */
+void cg_net_backward(const struct cg_net *net, int n, struct cg_pass *p, const float *w,
+                     float *dout, float *dw, float *din, float *gbuf[2], void *ws);
+
+#endif
