@@ -1,5 +1,7 @@
 /* Gaussian-noise and dropout layers over the Philox-driven kernels of src/simd/vec.h. Chunk c
  * covers counters [c*CHUNK, ...), so the draw of element i is the same for every nt. */
+#include <assert.h>
+
 #include "nn/noise.h"
 
 #include "simd/kernels.h"
@@ -37,6 +39,7 @@ void cg_gauss_noise_backward(size_t count, const float *dy, float *dx, int nt) {
 
 void cg_dropout_forward(size_t count, float p, uint64_t key, uint64_t stream, const float *x,
                         float *y, int nt) {
+    assert(p >= 0.0f && p <= 1.0f);
     const struct cg_vec_kernels *k = &cg_kernels()->vec;
     ptrdiff_t nc = nchunks(count);
     #pragma omp parallel for schedule(static) num_threads(threads(nt)) if (nc > 1)
@@ -48,6 +51,7 @@ void cg_dropout_forward(size_t count, float p, uint64_t key, uint64_t stream, co
 
 void cg_dropout_backward(size_t count, float p, uint64_t key, uint64_t stream, const float *dy,
                          float *dx, int nt) {
+    assert(p >= 0.0f && p <= 1.0f);
     const struct cg_vec_kernels *k = &cg_kernels()->vec;
     ptrdiff_t nc = nchunks(count);
     #pragma omp parallel for schedule(static) num_threads(threads(nt)) if (nc > 1)

@@ -133,3 +133,32 @@ Test(act, bias_backward_threads_bit_equal) {
         cg_free(dy); cg_free(d1); cg_free(d2);
     }
 }
+
+struct bias_ctx { int n, c, hw; const float *y0, *r; float *b, *y; };
+static double bias_loss(void *v) {
+    struct bias_ctx *k = v;
+    size_t cnt = (size_t)k->n * k->c * k->hw;
+    memcpy(k->y, k->y0, cnt * sizeof *k->y);
+    cg_bias_add(k->n, k->c, k->hw, k->b, k->y, 1);
+    return t_dot(k->y, k->r, cnt);
+}
+
+Test(act, bias_backward_finite_differences) {
+    for (int hw = 1; hw <= 9; hw += 8) {
+        struct bias_ctx k = {.n = 3, .c = 5, .hw = hw};
+        size_t cnt = (size_t)k.n * k.c * hw;
+        float *y0 = t_alloc(cnt), *r = t_alloc(cnt), *db = t_alloc(5);
+        k.b = t_alloc(5);
+        k.y = t_alloc(cnt);
+        t_fill(y0, cnt, -1.0f, 1.0f, 31);
+        t_fill(r, cnt, -1.0f, 1.0f, 32);
+        t_fill(k.b, 5, -1.0f, 1.0f, 33);
+        k.y0 = y0;
+        k.r = r;
+        cg_bias_backward(k.n, k.c, hw, r, db, 1); /* dL/dy = r */
+        /* linear in b: only float rounding of the n*hw outputs per channel over h = 1e-2 */
+        double err = t_grad_check(bias_loss, &k, k.b, db, 5, 1e-2f, 0);
+        cr_assert_leq(err, 1e-4, "bias hw=%d: %g", hw, err);
+        cg_free(y0); cg_free(r); cg_free(db); cg_free(k.b); cg_free(k.y);
+    }
+}
