@@ -56,7 +56,7 @@ void cg_f32_gemm_packbt_16__avx2(size_t nr, size_t kc, const float *CG_RESTRICT 
                                  float *CG_RESTRICT dst);
 #endif
 
-/* One registry entry plus its blocking: kc | k-block (fixes the reduction order), mc and nc
+/* One registry entry plus its blocking: kc the k-block (it fixes the reduction order), mc, nc
  * the A and B block sizes (multiples of mr and nr). */
 struct cg_gemm_kernels {
     enum cg_isa isa;
