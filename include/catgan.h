@@ -115,6 +115,14 @@ CG_API enum cg_status cg_model_classify(cg_model *m, const float *x, int n, floa
                                         int32_t *pred);
 /* n samples G(z), z ~ U(-1,1)^128 drawn from seed, into out (n, c*h*w). */
 CG_API enum cg_status cg_model_generate(cg_model *m, int n, uint64_t seed, float *out);
+/* Per-layer timing (catgan train --profile): on = 1 starts (and resets) it, 0 stops it. It
+ * allocates once when turned on; steps stay allocation-free. */
+CG_API enum cg_status cg_model_profile(cg_model *m, int on);
+/* Writes the table of time per layer and pass (forward, backward-data, backward-weights),
+ * loss, optimiser and the caller's data time, with GFLOP/s and share of the iteration, into
+ * buf. Returns the length it needed (like snprintf). */
+CG_API int cg_model_profile_report(const cg_model *m, double data_seconds, char *buf,
+                                   size_t cap);
 /* Checkpoints (src/io/checkpoint.c): versioned header, CRC-32, atomic replace (temporary
  * file, fsync, rename, fsync of the directory). meta: a caller string stored verbatim
  * (the CLI keeps its run configuration there as JSON); may be NULL. */

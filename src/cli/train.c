@@ -40,6 +40,7 @@ static const char TRAIN_HELP[] =
     "  --resume DIR     continue the run in DIR from its checkpoint\n"
     "  --log-every N    evaluate, log and checkpoint every N iterations\n"
     "  --json           print the final summary as one JSON line on stdout\n"
+    "  --profile        print time per layer and pass (GFLOP/s, share) at the end\n"
     "  --quiet          no progress output\n"
     "Exit status: 0 done, 1 failed run (NaN, I/O, memory), 2 bad usage or input,\n"
     "130/143 stopped by SIGINT/SIGTERM (after writing a checkpoint and the summary).\n";
@@ -253,11 +254,14 @@ static int train_loop(struct run_state *r) {
     const int tty = isatty(STDERR_FILENO) && !r->opts.quiet;
     const double t0 = now_s(), sec0 = r->seconds;
     const int64_t it0 = r->iter;
-    double step_time = 0, last_draw = 0;
+    double step_time = 0, last_draw = 0, data_time = 0;
+    if (r->opts.profile && cg_model_profile(r->model, 1) != CG_OK) return CLI_FAILED;
     cg_catgan_terms t = r->last.terms;
     while (!finished(r, t0) && !stop_signal) {
+        double td = now_s();
         run_fill_batch(r);
         double ts = now_s();
+        data_time += ts - td;
         enum cg_status st = cg_model_step(r->model, r->xb, r->opts.labels ? r->xl : NULL,
                                           r->opts.labels ? r->yl : NULL, &t);
         step_time += now_s() - ts;
@@ -283,6 +287,15 @@ static int train_loop(struct run_state *r) {
         }
     }
     if (tty) progress(r, &t, 0, 1, 1);
+    if (r->opts.profile) {
+        int need = cg_model_profile_report(r->model, data_time, NULL, 0);
+        char *buf = malloc((size_t)need + 1);
+        if (buf) {
+            cg_model_profile_report(r->model, data_time, buf, (size_t)need + 1);
+            fputs(buf, stderr);
+            free(buf);
+        }
+    }
     return CLI_OK;
 }
 

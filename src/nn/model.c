@@ -2,7 +2,10 @@
  * eqs. (7) and (9)): a D step on real, generated and labelled batches, then a G step through
  * the updated D on the same generated batch. */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "nn/model.h"
@@ -110,25 +113,34 @@ static enum cg_status build_pi(int c, int h, int w, int k, struct cg_net *g, str
     return cg_net_reshape(g, c, h, w);
 }
 
+static float expf_env(const char *name, float def) {
+    const char *e = getenv(name);
+    return e ? (float)atof(e) : def;
+}
+
 static enum cg_status build_mlp2d(int c, int h, int w, int k, struct cg_net *g,
                                   struct cg_net *d) {
-    const char *e1 = getenv("CG_EXP_IN"), *e2 = getenv("CG_EXP_HID");
-    float s_in = e1 ? (float)atof(e1) : 0.0f, s_hid = e2 ? (float)atof(e2) : 0.0f;
-    if (s_in > 0) TRY(cg_net_noise(d, s_in));
-    TRY(cg_net_linear(d, 100));
-    TRY(cg_net_lrelu(d, LRELU));
-    if (s_hid > 0) TRY(cg_net_noise(d, s_hid));
-    TRY(cg_net_linear(d, 100));
-    TRY(cg_net_lrelu(d, LRELU));
+    float s_in = expf_env("CG_EXP_IN", 0), s_hid = expf_env("CG_EXP_HID", 0);
+    int dw = (int)expf_env("CG_EXP_DW", 100), dl = (int)expf_env("CG_EXP_DL", 2);
+    int dbn = (int)expf_env("CG_EXP_DBN", 0);
+    int gw = (int)expf_env("CG_EXP_GW", 100), gl = (int)expf_env("CG_EXP_GL", 2);
+    int gbn = (int)expf_env("CG_EXP_GBN", 1), gobn = (int)expf_env("CG_EXP_GOBN", 0);
+    for (int i = 0; i < dl; i++) {
+        float s = i == 0 ? s_in : s_hid;
+        if (s > 0) TRY(cg_net_noise(d, s));
+        TRY(cg_net_linear(d, dw));
+        if (dbn) TRY(cg_net_bn(d));
+        TRY(cg_net_lrelu(d, LRELU));
+    }
     if (s_hid > 0) TRY(cg_net_noise(d, s_hid));
     TRY(cg_net_linear(d, k));
-    TRY(cg_net_linear(g, 100));
-    TRY(cg_net_bn(g));
-    TRY(cg_net_lrelu(g, LRELU));
-    TRY(cg_net_linear(g, 100));
-    TRY(cg_net_bn(g));
-    TRY(cg_net_lrelu(g, LRELU));
+    for (int i = 0; i < gl; i++) {
+        TRY(cg_net_linear(g, gw));
+        if (gbn) TRY(cg_net_bn(g));
+        TRY(cg_net_lrelu(g, LRELU));
+    }
     TRY(cg_net_linear(g, c * h * w));
+    if (gobn) TRY(cg_net_bn(g));
     return cg_net_reshape(g, c, h, w);
 }
 
@@ -260,6 +272,7 @@ fail:
 
 void cg_model_destroy(cg_model *m) {
     if (!m) return;
+    free(m->prof);
     cg_free(m->block);
     free(m);
 }
@@ -268,6 +281,93 @@ const struct cg_model_config *cg_model_config_of(const cg_model *m) { return &m-
 size_t cg_model_bytes(const cg_model *m) { return m->block_bytes; }
 size_t cg_model_param_count(const cg_model *m, int which) { return which ? m->pd.n : m->pg.n; }
 int64_t cg_model_iteration(const cg_model *m) { return m->iter; }
+
+/* ---- profiling ---------------------------------------------------------------------------- */
+
+static double wall(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+enum cg_status cg_model_profile(cg_model *m, int on) {
+    if (!on) {
+        m->g.prof = m->d.prof = NULL;
+        return CG_OK;
+    }
+    if (!m->prof && !(m->prof = malloc(2 * sizeof *m->prof)))
+        return CG_FAIL(CG_ERR_OUT_OF_MEMORY, "profile tables");
+    memset(m->prof, 0, 2 * sizeof *m->prof);
+    m->g.prof = &m->prof[0];
+    m->d.prof = &m->prof[1];
+    m->t_loss = m->t_adam = 0;
+    m->prof_iter0 = m->iter;
+    return CG_OK;
+}
+
+/* Appends to buf (bounded), always advancing *len by what it wanted to write. */
+static void put(char *buf, size_t cap, int *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void put(char *buf, size_t cap, int *len, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    size_t off = (size_t)*len < cap ? (size_t)*len : cap;
+    int k = vsnprintf(buf ? buf + off : NULL, buf ? cap - off : 0, fmt, ap);
+    va_end(ap);
+    if (k > 0) *len += k;
+}
+
+static double net_seconds(const struct cg_net *net) {
+    double t = 0;
+    for (int i = 0; i < net->nlayers; i++)
+        t += net->prof->fwd[i] + net->prof->bwd_data[i] + net->prof->bwd_w[i];
+    return t;
+}
+
+static void report_net(const struct cg_net *net, const char *name, double it, double total,
+                       char *buf, size_t cap, int *len) {
+    const struct cg_net_prof *p = net->prof;
+    for (int i = 0; i < net->nlayers; i++) {
+        const struct cg_layer *l = &net->L[i];
+        char desc[64];
+        cg_layer_describe(l, desc, sizeof desc);
+        double t = p->fwd[i] + p->bwd_data[i] + p->bwd_w[i];
+        double fl = cg_layer_flops(l);
+        double flops = fl * ((double)p->n_fwd[i] + 2.0 * (double)p->n_bwd[i]);
+        char gf[16] = "";
+        if (fl > 0 && t > 0) snprintf(gf, sizeof gf, "%8.1f", flops / t * 1e-9);
+        put(buf, cap, len, "%-2s %-28s %9.2f %9.2f %9.2f %8s %6.1f%%\n", name, desc,
+            1e3 * p->fwd[i] / it, 1e3 * p->bwd_data[i] / it, 1e3 * p->bwd_w[i] / it, gf,
+            100.0 * t / total);
+    }
+}
+
+int cg_model_profile_report(const cg_model *m, double data_seconds, char *buf, size_t cap) {
+    int len = 0;
+    if (buf && cap) buf[0] = 0;
+    double it = (double)(m->iter - m->prof_iter0);
+    if (!m->prof || it < 1) {
+        put(buf, cap, &len, "no profiled iterations\n");
+        return len;
+    }
+    double tg = net_seconds(&m->g), td = net_seconds(&m->d);
+    double total = tg + td + m->t_loss + m->t_adam + data_seconds;
+    put(buf, cap, &len, "profile over %.0f iterations, batch %d, %d threads (ms per iteration)\n",
+        it, m->cfg.batch, m->cfg.threads);
+    put(buf, cap, &len, "%-31s %9s %9s %9s %8s %7s\n", "   layer", "forward", "bwd-data",
+        "bwd-wts", "GFLOP/s", "share");
+    report_net(&m->g, "G", it, total, buf, cap, &len);
+    report_net(&m->d, "D", it, total, buf, cap, &len);
+    put(buf, cap, &len, "%-31s %9.2f %29s %6.1f%%\n", "   loss (both steps)",
+        1e3 * m->t_loss / it, "", 100.0 * m->t_loss / total);
+    put(buf, cap, &len, "%-31s %9.2f %29s %6.1f%%\n", "   optimiser (Adam, G and D)",
+        1e3 * m->t_adam / it, "", 100.0 * m->t_adam / total);
+    put(buf, cap, &len, "%-31s %9.2f %29s %6.1f%%\n", "   data (batch assembly)",
+        1e3 * data_seconds / it, "", 100.0 * data_seconds / total);
+    put(buf, cap, &len, "%-31s %9.2f ms per iteration, %.0f images/s\n", "   total",
+        1e3 * total / it, it * m->cfg.batch / total);
+    return len;
+}
 
 /* ---- the training iteration --------------------------------------------------------------- */
 
@@ -315,10 +415,12 @@ static enum cg_status d_step(struct cg_model *m, cg_catgan_terms *t) {
     if (lab)
         cg_net_forward(d, B, &m->pass_lab, pd, m->state_d, 1, 0, m->key,
                        stream_of(STREAM_NOISE_LAB, m->iter), m->ws);
+    double t0 = m->prof ? wall() : 0;
     int rc = cg_catgan_d_loss(logits_of(m, &m->pass_real), B, logits_of(m, &m->pass_fake), B,
                               lab ? logits_of(m, &m->pass_lab) : NULL, lab ? m->labels : NULL,
                               lab ? B : 0, m->cfg.k, m->cfg.lambda, t, m->dlogits_real,
                               m->dlogits_fake, lab ? m->dlogits_lab : NULL);
+    if (m->prof) m->t_loss += wall() - t0;
     if (rc != 0) return (enum cg_status)rc;
     enum cg_status st = check_terms(m, t);
     if (st != CG_OK) return st;
@@ -327,7 +429,9 @@ static enum cg_status d_step(struct cg_model *m, cg_catgan_terms *t) {
     if (lab)
         cg_net_backward(d, B, &m->pass_lab, pd, m->dlogits_lab, m->pd.g, NULL, m->gbuf, m->ws);
     if (!all_finite(m->pd.g, m->pd.n)) return numeric_fail(m, "the gradient of D");
+    t0 = m->prof ? wall() : 0;
     cg_adam_step(&m->opt_d, m->pd.n, m->pd.w, m->pd.g, m->pd.m, m->pd.v, m->cfg.threads);
+    if (m->prof) m->t_adam += wall() - t0;
     return CG_OK;
 }
 
@@ -338,7 +442,9 @@ static enum cg_status g_step(struct cg_model *m, cg_catgan_terms *t) {
     cg_net_forward(&m->d, B, &m->pass_fake, m->pd.w, m->state_d, 1, 0, m->key,
                    stream_of(STREAM_NOISE_GSTEP, m->iter), m->ws);
     cg_catgan_terms gt;
+    double t0 = m->prof ? wall() : 0;
     int rc = cg_catgan_g_loss(logits_of(m, &m->pass_fake), B, m->cfg.k, &gt, m->dlogits_fake);
+    if (m->prof) m->t_loss += wall() - t0;
     if (rc != 0) return (enum cg_status)rc;
     t->h_g = gt.h_g;
     t->g_loss = gt.g_loss;
@@ -349,7 +455,9 @@ static enum cg_status g_step(struct cg_model *m, cg_catgan_terms *t) {
                     m->gbuf, m->ws);
     cg_net_backward(&m->g, B, &m->pass_g, m->pg.w, m->dx_fake, m->pg.g, NULL, m->gbuf, m->ws);
     if (!all_finite(m->pg.g, m->pg.n)) return numeric_fail(m, "the gradient of G");
+    t0 = m->prof ? wall() : 0;
     cg_adam_step(&m->opt_g, m->pg.n, m->pg.w, m->pg.g, m->pg.m, m->pg.v, m->cfg.threads);
+    if (m->prof) m->t_adam += wall() - t0;
     return CG_OK;
 }
 

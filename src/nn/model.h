@@ -23,6 +23,9 @@ struct cg_model {
     int32_t *labels;
     void *ws;
     unsigned char *block;              /* everything above lives here */
+    struct cg_net_prof *prof;          /* G's then D's layer times (--profile), or NULL */
+    double t_loss, t_adam;
+    int64_t prof_iter0;
     size_t block_bytes;
 };
 

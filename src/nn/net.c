@@ -1,7 +1,9 @@
 /* Sequential networks: shape inference at build time, one planned block of activations per
  * pass, forward and backward as plain loops over the layers (backward is forward reversed). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "nn/net.h"
 
@@ -221,6 +223,39 @@ void cg_net_init_params(const struct cg_net *net, float *w, float *state, uint64
     }
 }
 
+/* ---- profiling ---------------------------------------------------------------------------- */
+
+double cg_layer_flops(const struct cg_layer *l) {
+    if (l->kind == CG_LAYER_LINEAR || l->kind == CG_LAYER_CONV)
+        return 2.0 * (double)l->nw * (double)l->oh * l->ow;
+    return 0.0;
+}
+
+void cg_layer_describe(const struct cg_layer *l, char *buf, size_t cap) {
+    switch (l->kind) {
+    case CG_LAYER_LINEAR: snprintf(buf, cap, "linear %zu->%d", l->in_size, l->oc); break;
+    case CG_LAYER_CONV:
+        snprintf(buf, cap, "conv%dx%d %d->%d %dx%d", l->u.conv.kh, l->u.conv.kw, l->c, l->oc,
+                 l->oh, l->ow);
+        break;
+    case CG_LAYER_MAXPOOL:
+        snprintf(buf, cap, "maxpool%d s%d %dx%dx%d", l->u.pool.k, l->u.pool.stride, l->c, l->oh,
+                 l->ow);
+        break;
+    case CG_LAYER_UPSAMPLE: snprintf(buf, cap, "upsample x2 %dx%dx%d", l->oc, l->oh, l->ow); break;
+    case CG_LAYER_BN: snprintf(buf, cap, "batchnorm %d x %d", l->oc, l->oh * l->ow); break;
+    case CG_LAYER_LRELU: snprintf(buf, cap, "leaky relu %zu", l->out_size); break;
+    case CG_LAYER_SIGMOID: snprintf(buf, cap, "sigmoid %zu", l->out_size); break;
+    case CG_LAYER_NOISE: snprintf(buf, cap, "gaussian noise %zu", l->out_size); break;
+    }
+}
+
+static double wall(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 /* ---- forward / backward ------------------------------------------------------------------ */
 
 static uint64_t layer_stream(uint64_t stream, int i) { return stream ^ ((uint64_t)i << 48); }
@@ -234,6 +269,7 @@ void cg_net_forward(const struct cg_net *net, int n, struct cg_pass *p, const fl
         const float *x = p->act[i];
         float *y = p->act[i + 1];
         size_t count = (size_t)n * l->out_size;
+        double t0 = net->prof ? wall() : 0;
         switch (l->kind) {
         case CG_LAYER_LINEAR:
             cg_linear_forward(&l->u.lin, n, x, w + l->w_off, w + l->b_off, y);
@@ -270,7 +306,27 @@ void cg_net_forward(const struct cg_net *net, int n, struct cg_pass *p, const fl
                 memcpy(y, x, count * sizeof(float));
             break;
         }
+        if (net->prof) {
+            net->prof->fwd[i] += wall() - t0;
+            net->prof->n_fwd[i] += n;
+        }
     }
+}
+
+static void layer_backward(const struct cg_net *net, int i, int n, struct cg_pass *p,
+                           const float *w, const float *dy, float *dx, float *dw, void *ws);
+
+/* With a profile attached, the data and weight gradients are computed by separate calls so
+ * each gets its own time; every layer computes the two independently, so the bits agree. */
+static void timed_backward(const struct cg_net *net, int i, int n, struct cg_pass *p,
+                           const float *w, const float *dy, float *dx, float *dw, void *ws) {
+    double t0 = wall();
+    if (dx) layer_backward(net, i, n, p, w, dy, dx, NULL, ws);
+    double t1 = wall();
+    if (dw) layer_backward(net, i, n, p, w, dy, NULL, dw, ws);
+    net->prof->bwd_data[i] += t1 - t0;
+    net->prof->bwd_w[i] += wall() - t1;
+    net->prof->n_bwd[i] += n;
 }
 
 static void add_into(size_t count, const float *dy, float *dx, int nt) {
@@ -278,9 +334,45 @@ static void add_into(size_t count, const float *dy, float *dx, int nt) {
     for (ptrdiff_t j = 0; j < (ptrdiff_t)count; j++) dx[j] += dy[j];
 }
 
+static void layer_backward(const struct cg_net *net, int i, int n, struct cg_pass *p,
+                           const float *w, const float *dy, float *dx, float *dw, void *ws) {
+    const struct cg_layer *l = &net->L[i];
+    const int nt = net->nt;
+    float *lw = dw ? dw + l->w_off : NULL, *lb = dw ? dw + l->b_off : NULL;
+    const float *x = p->act[i], *y = p->act[i + 1];
+    size_t count = (size_t)n * l->out_size;
+    switch (l->kind) {
+    case CG_LAYER_LINEAR:
+        if (dx || lw) cg_linear_backward(&l->u.lin, n, dy, x, w + l->w_off, dx, lw, lb);
+        break;
+    case CG_LAYER_CONV:
+        if (dx || lw) cg_conv2d_backward(&l->u.conv, n, dy, x, w + l->w_off, dx, lw, lb, ws);
+        break;
+    case CG_LAYER_MAXPOOL:
+        if (dx) cg_maxpool_backward(&l->u.pool, n, dy, p->argmax[i], dx);
+        break;
+    case CG_LAYER_UPSAMPLE:
+        if (dx) cg_upsample_backward(&l->u.up, n, dy, dx);
+        break;
+    case CG_LAYER_BN:
+        if (dx || lw)
+            cg_batchnorm_backward(&l->u.bn, n, dy, x, w + l->w_off, p->mean[i], p->rstd[i], dx,
+                                  lw, lb);
+        break;
+    case CG_LAYER_LRELU:
+        if (dx) cg_lrelu_backward(count, l->slope, y, dy, dx, nt);
+        break;
+    case CG_LAYER_SIGMOID:
+        if (dx) cg_sigmoid_backward(count, y, dy, dx, nt);
+        break;
+    case CG_LAYER_NOISE:
+        if (dx) add_into(count, dy, dx, nt);
+        break;
+    }
+}
+
 void cg_net_backward(const struct cg_net *net, int n, struct cg_pass *p, const float *w,
                      float *dout, float *dw, float *din, float *gbuf[2], void *ws) {
-    int nt = net->nt;
     float *dy = dout;
     for (int i = net->nlayers - 1; i >= 0; i--) {
         const struct cg_layer *l = &net->L[i];
@@ -291,39 +383,8 @@ void cg_net_backward(const struct cg_net *net, int n, struct cg_pass *p, const f
             dx = (dy == gbuf[0]) ? gbuf[1] : gbuf[0];
             memset(dx, 0, (size_t)n * l->in_size * sizeof(float));
         }
-        float *lw = dw ? dw + l->w_off : NULL, *lb = dw ? dw + l->b_off : NULL;
-        const float *x = p->act[i], *y = p->act[i + 1];
-        size_t count = (size_t)n * l->out_size;
-        switch (l->kind) {
-        case CG_LAYER_LINEAR:
-            if (dx || lw)
-                cg_linear_backward(&l->u.lin, n, dy, x, w + l->w_off, dx, lw, lb);
-            break;
-        case CG_LAYER_CONV:
-            if (dx || lw)
-                cg_conv2d_backward(&l->u.conv, n, dy, x, w + l->w_off, dx, lw, lb, ws);
-            break;
-        case CG_LAYER_MAXPOOL:
-            if (dx) cg_maxpool_backward(&l->u.pool, n, dy, p->argmax[i], dx);
-            break;
-        case CG_LAYER_UPSAMPLE:
-            if (dx) cg_upsample_backward(&l->u.up, n, dy, dx);
-            break;
-        case CG_LAYER_BN:
-            if (dx || lw)
-                cg_batchnorm_backward(&l->u.bn, n, dy, x, w + l->w_off, p->mean[i], p->rstd[i],
-                                      dx, lw, lb);
-            break;
-        case CG_LAYER_LRELU:
-            if (dx) cg_lrelu_backward(count, l->slope, y, dy, dx, nt);
-            break;
-        case CG_LAYER_SIGMOID:
-            if (dx) cg_sigmoid_backward(count, y, dy, dx, nt);
-            break;
-        case CG_LAYER_NOISE:
-            if (dx) add_into(count, dy, dx, nt);
-            break;
-        }
+        if (net->prof) timed_backward(net, i, n, p, w, dy, dx, dw, ws);
+        else layer_backward(net, i, n, p, w, dy, dx, dw, ws);
         if (!dx) break; /* nothing below needs a gradient */
         dy = dx;
     }

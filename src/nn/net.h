@@ -43,7 +43,14 @@ struct cg_layer {
     int in_place;         /* activation overwrites its input (leaky ReLU) */
 };
 
+/* Per-layer wall time, filled only when a net has one attached (catgan train --profile). */
+struct cg_net_prof {
+    double fwd[CG_NET_MAX], bwd_data[CG_NET_MAX], bwd_w[CG_NET_MAX];
+    int64_t n_fwd[CG_NET_MAX], n_bwd[CG_NET_MAX];   /* examples processed */
+};
+
 struct cg_net {
+    struct cg_net_prof *prof;   /* NULL: no timing (the default) */
     int nlayers;
     struct cg_layer L[CG_NET_MAX];
     int in_c, in_h, in_w;
@@ -61,6 +68,12 @@ struct cg_pass {
     float *mean[CG_NET_MAX], *rstd[CG_NET_MAX];
     int32_t *argmax[CG_NET_MAX];
 };
+
+/* Nominal FLOPs of one example through layer l, forward (backward-data and backward-weights
+ * each cost the same for conv and linear layers; 0 for memory-bound layers). */
+double cg_layer_flops(const struct cg_layer *l);
+/* "conv5x5 64->64 28x28" */
+void cg_layer_describe(const struct cg_layer *l, char *buf, size_t cap);
 
 /* Building: start with the input shape, then append layers; every append validates. */
 void cg_net_begin(struct cg_net *net, int c, int h, int w, int nt);
