@@ -1,4 +1,5 @@
 /* The catgan command (CONTRACT.md): train | eval | classify | sample. The only code that exits. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,6 +31,9 @@ int main(int argc, char **argv) {
         fputs(HELP, stderr);
         return CLI_USAGE;
     }
+    /* Past a file-size limit a write must fail with EFBIG (reported, exit 1, the previous
+     * checkpoint kept), not kill the process half-way through a run directory. */
+    signal(SIGXFSZ, SIG_IGN);
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(HELP, stdout);

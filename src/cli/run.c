@@ -355,19 +355,32 @@ static int reload_metrics(struct run_state *r, const char *path) {
     return 0;
 }
 
+/* metrics.csv is rewritten (the rows up to the checkpoint) under a temporary name and renamed,
+ * so a kill at any moment leaves either the old file or the new one. */
 int run_open_outputs(struct run_state *r) {
-    char path[1100];
+    char path[1100], tmp[1200];
     snprintf(path, sizeof path, "%s/metrics.csv", r->opts.out);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (r->opts.resume[0] && reload_metrics(r, path) != 0) return CLI_FAILED;
-    r->csv = fopen(path, "w");
-    if (!r->csv) {
-        cli_error("train: %s: cannot create: %s", path, strerror(errno));
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        cli_error("train: %s: cannot create: %s", tmp, strerror(errno));
         return CLI_FAILED;
     }
-    for (int c = 0; c < NCOLS; c++) fprintf(r->csv, "%s%s", c ? "," : "", COL_NAMES[c]);
-    fputc('\n', r->csv);
-    for (int i = 0; i < r->nrows; i++) write_row(r->csv, &r->rows[i]);
-    fflush(r->csv);
+    for (int c = 0; c < NCOLS; c++) fprintf(f, "%s%s", c ? "," : "", COL_NAMES[c]);
+    fputc('\n', f);
+    for (int i = 0; i < r->nrows; i++) write_row(f, &r->rows[i]);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
+        cli_error("train: %s: write failed: %s", path, strerror(errno));
+        unlink(tmp);
+        return CLI_FAILED;
+    }
+    r->csv = fopen(path, "a");
+    if (!r->csv) {
+        cli_error("train: %s: cannot append: %s", path, strerror(errno));
+        return CLI_FAILED;
+    }
     return CLI_OK;
 }
 

@@ -312,3 +312,24 @@ Test(checkpoint, refuses_truncated_corrupt_and_foreign_files) {
     cr_assert_eq(cg_model_save(a, "/nonexistent-dir/x.cgck", NULL), CG_ERR_IO);
     cg_model_destroy(a);
 }
+
+/* A non-finite loss stops the step before any weight moves, naming the iteration and term. */
+Test(model, nan_input_is_a_numeric_error_and_nothing_moves) {
+    struct cg_model_config c = small_cfg("mlp2d", 0);
+    cg_model *m;
+    cr_assert_eq(cg_model_create(&c, &m), CG_OK);
+    float x[32];
+    int32_t y[16];
+    two_blobs(x, y, 16, 9);
+    cr_assert_eq(cg_model_step(m, x, NULL, NULL, NULL), CG_OK);
+    float *d0 = t_alloc(m->pd.n);
+    memcpy(d0, m->pd.w, m->pd.n * sizeof(float));
+    x[5] = NAN;
+    cr_assert_eq(cg_model_step(m, x, NULL, NULL, NULL), CG_ERR_NUMERIC);
+    cr_assert(strstr(cg_last_error(), "iteration 2: h_x is not finite") != NULL, "%s",
+              cg_last_error());
+    cr_assert_eq(memcmp(d0, m->pd.w, m->pd.n * sizeof(float)), 0, "D must not move");
+    cr_assert_eq(cg_model_iteration(m), 1);
+    cg_free(d0);
+    cg_model_destroy(m);
+}
