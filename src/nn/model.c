@@ -83,8 +83,9 @@ static enum cg_status build_conv(int c, int h, int w, int k, struct cg_net *g, s
     /* BN over a dense layer's output normalises per feature; after the reshape it must be per
      * channel, which is what the PyTorch reference does too (BatchNorm1d on 96*h0*w0). */
     for (int s = 0; s < (p > 0 ? p : 1); s++) {
-        if (p > 0) TRY(cg_net_upsample(g, 2));
-        TRY(cg_net_conv(g, 64, 5, 1, 2));
+        /* upsample x2 then conv5x5, fused: the same function with 2.8x fewer FLOPs */
+        if (p > 0) TRY(cg_net_upconv(g, 64, 5));
+        else TRY(cg_net_conv(g, 64, 5, 1, 2));
         TRY(cg_net_bn(g));
         TRY(cg_net_lrelu(g, LRELU));
     }
@@ -141,6 +142,8 @@ static enum cg_status build_mlp2d(int c, int h, int w, int k, struct cg_net *g,
     }
     TRY(cg_net_linear(g, c * h * w));
     if (gobn) TRY(cg_net_bn(g));
+    float gn = expf_env("CG_EXP_GNOISE", 0);
+    if (gn > 0) TRY(cg_net_noise(g, gn));
     return cg_net_reshape(g, c, h, w);
 }
 

@@ -95,6 +95,16 @@ enum cg_status cg_net_upsample(struct cg_net *net, int scale) {
     return commit(net, l);
 }
 
+enum cg_status cg_net_upconv(struct cg_net *net, int oc, int ksize) {
+    PUSH_OR_FAIL(l, net, CG_LAYER_UPCONV);
+    enum cg_status st = cg_upconv2d_init(&l->u.upconv, l->c, l->h, l->w, oc, ksize, net->nt);
+    if (st != CG_OK) return st;
+    l->oc = oc; l->oh = 2 * l->h; l->ow = 2 * l->w;
+    l->nw = (size_t)oc * l->c * ksize * ksize;
+    l->nb = (size_t)oc;
+    return commit(net, l);
+}
+
 enum cg_status cg_net_bn(struct cg_net *net) {
     PUSH_OR_FAIL(l, net, CG_LAYER_BN);
     /* PyTorch's defaults, so the reference nets compute the same function */
@@ -191,8 +201,9 @@ void cg_net_pass_bind(const struct cg_net *net, int n, struct cg_pass *p, unsign
 size_t cg_net_ws_bytes(const struct cg_net *net, int n) {
     size_t ws = 0;
     for (int i = 0; i < net->nlayers; i++) {
-        if (net->L[i].kind != CG_LAYER_CONV) continue;
-        size_t b = cg_conv2d_ws_size(&net->L[i].u.conv, n);
+        size_t b = 0;
+        if (net->L[i].kind == CG_LAYER_CONV) b = cg_conv2d_ws_size(&net->L[i].u.conv, n);
+        if (net->L[i].kind == CG_LAYER_UPCONV) b = cg_upconv2d_ws_size(&net->L[i].u.upconv, n);
         if (b > ws) ws = b;
     }
     return ws;
@@ -208,7 +219,8 @@ void cg_net_init_params(const struct cg_net *net, float *w, float *state, uint64
     const float gain = sqrtf(2.0f / (1.0f + 0.1f * 0.1f));
     for (int i = 0; i < net->nlayers; i++) {
         const struct cg_layer *l = &net->L[i];
-        if (l->kind == CG_LAYER_LINEAR || l->kind == CG_LAYER_CONV) {
+        if (l->kind == CG_LAYER_LINEAR || l->kind == CG_LAYER_CONV ||
+            l->kind == CG_LAYER_UPCONV) {
             size_t fan_in = l->nw / (size_t)l->oc;
             cg_rng_fill_normal(&r, w + l->w_off, l->nw, 0.0f, gain / sqrtf((float)fan_in), 1);
             memset(w + l->b_off, 0, l->nb * sizeof(float));
@@ -226,7 +238,8 @@ void cg_net_init_params(const struct cg_net *net, float *w, float *state, uint64
 /* ---- profiling ---------------------------------------------------------------------------- */
 
 double cg_layer_flops(const struct cg_layer *l) {
-    if (l->kind == CG_LAYER_LINEAR || l->kind == CG_LAYER_CONV)
+    /* nominal: the upsample+conv pair counts as the conv on the upsampled input */
+    if (l->kind == CG_LAYER_LINEAR || l->kind == CG_LAYER_CONV || l->kind == CG_LAYER_UPCONV)
         return 2.0 * (double)l->nw * (double)l->oh * l->ow;
     return 0.0;
 }
@@ -243,6 +256,10 @@ void cg_layer_describe(const struct cg_layer *l, char *buf, size_t cap) {
                  l->ow);
         break;
     case CG_LAYER_UPSAMPLE: snprintf(buf, cap, "upsample x2 %dx%dx%d", l->oc, l->oh, l->ow); break;
+    case CG_LAYER_UPCONV:
+        snprintf(buf, cap, "up2+conv%dx%d %d->%d %dx%d", l->u.upconv.k, l->u.upconv.k, l->c,
+                 l->oc, l->oh, l->ow);
+        break;
     case CG_LAYER_BN: snprintf(buf, cap, "batchnorm %d x %d", l->oc, l->oh * l->ow); break;
     case CG_LAYER_LRELU: snprintf(buf, cap, "leaky relu %zu", l->out_size); break;
     case CG_LAYER_SIGMOID: snprintf(buf, cap, "sigmoid %zu", l->out_size); break;
@@ -282,6 +299,9 @@ void cg_net_forward(const struct cg_net *net, int n, struct cg_pass *p, const fl
             break;
         case CG_LAYER_UPSAMPLE:
             cg_upsample_forward(&l->u.up, n, x, y);
+            break;
+        case CG_LAYER_UPCONV:
+            cg_upconv2d_forward(&l->u.upconv, n, x, w + l->w_off, w + l->b_off, y, ws);
             break;
         case CG_LAYER_BN: {
             float *rm = state + l->st_off, *rv = rm + l->oc;
@@ -353,6 +373,10 @@ static void layer_backward(const struct cg_net *net, int i, int n, struct cg_pas
         break;
     case CG_LAYER_UPSAMPLE:
         if (dx) cg_upsample_backward(&l->u.up, n, dy, dx);
+        break;
+    case CG_LAYER_UPCONV:
+        if (dx || lw)
+            cg_upconv2d_backward(&l->u.upconv, n, dy, x, w + l->w_off, dx, lw, lb, ws);
         break;
     case CG_LAYER_BN:
         if (dx || lw)

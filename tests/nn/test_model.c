@@ -78,6 +78,7 @@ Test(net, conv_pool_upsample_backward) {
     cr_assert_eq(cg_net_maxpool(&net, 3, 2, 1), CG_OK);
     cr_assert_eq(cg_net_upsample(&net, 2), CG_OK);
     cr_assert_eq(cg_net_conv(&net, 2, 5, 1, 2), CG_OK);
+    cr_assert_eq(cg_net_upconv(&net, 2, 5), CG_OK);
     cr_assert_eq(cg_net_bn(&net), CG_OK);
     cr_assert_eq(cg_net_linear(&net, 3), CG_OK);
     cr_assert_eq(net.L[3].oh, 6);
