@@ -11,6 +11,7 @@
 #include "nn/conv2d.h"
 #include "nn/linear.h"
 #include "nn/pool.h"
+#include "nn/upconv2d.h"
 #include "nn/upsample.h"
 
 namespace {
@@ -37,6 +38,9 @@ const linear_spec kLinears[] = {
 struct plane_spec { const char *net, *layer; int c, hw; };
 const plane_spec kPools[] = {{"D", "p1", 32, 28}, {"D", "p2", 64, 14}};    // 3x3 s2 p1
 const plane_spec kUps[] = {{"G", "u1", 96, 7}, {"G", "u2", 64, 14}};       // x2
+// G's upsample x2 + conv5x5 pairs fused (hw is the input size); FLOP/s are nominal, counted as
+// for the unfused conv on the upsampled input, so they compare directly with conv/G/c1, c2.
+const conv_spec kUpconvs[] = {{"G", "u1c1", 96, 7, 64, 5}, {"G", "u2c2", 64, 14, 64, 5}};
 
 // Operands shared by every benchmark, sized for the largest layer and filled once with a cheap
 // hash: allocating and filling 20 MB tensors per benchmark would dominate the smoke run.
@@ -69,6 +73,13 @@ const arena &shared() {
                             size_t(kBatch) * s.oc * s.hw * s.hw});
             wt = std::max(wt, size_t(s.oc) * s.c * s.k * s.k);
             ws = std::max(ws, cg_conv2d_ws_size(&p, kBatch));
+        }
+        for (const conv_spec &s : kUpconvs) {
+            struct cg_upconv2d p;
+            if (cg_upconv2d_init(&p, s.c, s.hw, s.hw, s.oc, s.k, 2) != CG_OK) continue;
+            act = std::max(act, size_t(kBatch) * s.oc * s.hw * s.hw * 4);
+            wt = std::max(wt, size_t(s.oc) * s.c * s.k * s.k);
+            ws = std::max(ws, cg_upconv2d_ws_size(&p, kBatch));
         }
         for (const linear_spec &s : kLinears) {
             act = std::max({act, size_t(kBatch) * s.in, size_t(kBatch) * s.out});
@@ -111,6 +122,30 @@ void bm_conv(benchmark::State &st, conv_spec s, bool bwd, int nt) {
         benchmark::ClobberMemory();
     }
     const double macs = double(kBatch) * p.oc * p.ohw * p.ck;
+    cg_bench_report_flops(st, 2.0 * macs * (bwd ? 2 : 1), cg_isa_active(), nt);
+    st.SetLabel(cg_isa_name(cg_isa_active()));
+}
+
+void bm_upconv(benchmark::State &st, conv_spec s, bool bwd, int nt) {
+    if (!best_isa(st)) return;
+    struct cg_upconv2d p;
+    if (cg_upconv2d_init(&p, s.c, s.hw, s.hw, s.oc, s.k, nt) != CG_OK) {
+        st.SkipWithError(cg_last_error());
+        return;
+    }
+    const arena &a = shared();
+    if (cg_upconv2d_ws_size(&p, kBatch) > a.ws_bytes) {
+        st.SkipWithError("workspace larger than planned");
+        return;
+    }
+    for (auto _ : st) {
+        if (bwd)
+            cg_upconv2d_backward(&p, kBatch, a.dy, a.x, a.w, a.dx, a.dw, a.db, a.ws);
+        else
+            cg_upconv2d_forward(&p, kBatch, a.x, a.w, a.b, a.y, a.ws);
+        benchmark::ClobberMemory();
+    }
+    const double macs = double(kBatch) * p.oc * p.oh * p.ow * p.c * p.k * p.k;
     cg_bench_report_flops(st, 2.0 * macs * (bwd ? 2 : 1), cg_isa_active(), nt);
     st.SetLabel(cg_isa_name(cg_isa_active()));
 }
@@ -192,6 +227,7 @@ const int registered = [] {
     for (const linear_spec &s : kLinears) add("linear", s, bm_linear);
     for (const plane_spec &s : kPools) add("maxpool", s, bm_pool);
     for (const plane_spec &s : kUps) add("upsample", s, bm_upsample);
+    for (const conv_spec &s : kUpconvs) add("upconv", s, bm_upconv);
     return 0;
 }();
 

@@ -92,6 +92,54 @@ Test(maxpool, nan_never_wins) {
     cr_assert_eq(am[0], 1);
 }
 
+/* NaNs and ties in interior (unrolled 3x3, generic 2x2) and border windows, including an
+ * all-NaN window: the first maximum in row-major order wins, a NaN only when all are NaN
+ * (then the window's first cell). Reference: that rule written out directly. */
+static void check_nan_rule(struct pshape s) {
+    struct cg_maxpool p;
+    init_pool(&p, s, 2);
+    const size_t nx = (size_t)s.n * s.c * s.h * s.w, ny = (size_t)s.n * s.c * p.oh * p.ow;
+    float *x = xalloc(nx * 4), *y = xalloc(ny * 4);
+    int32_t *am = xalloc(ny * 4);
+    fill_ties(x, nx, 41);
+    float *u = xalloc(nx * 4);
+    t_fill(u, nx, 0, 1, 42);
+    for (size_t i = 0; i < nx; i++)
+        if (u[i] < 0.3f) x[i] = NAN;
+    /* an all-NaN 3x3 block in the first plane's interior */
+    for (int iy = 2; iy < 7 && iy < s.h; iy++)
+        for (int ix = 2; ix < 7 && ix < s.w; ix++) x[iy * s.w + ix] = NAN;
+    cg_maxpool_forward(&p, s.n, x, y, am);
+    for (size_t pl = 0; pl < (size_t)s.n * s.c; pl++) {
+        const float *xp = x + pl * s.h * s.w;
+        for (int oy = 0; oy < p.oh; oy++)
+            for (int ox = 0; ox < p.ow; ox++) {
+                float m = 0;
+                int best = -1;
+                for (int ki = 0; ki < s.k; ki++)
+                    for (int kj = 0; kj < s.k; kj++) {
+                        const int iy = oy * s.s - s.pad + ki, ix = ox * s.s - s.pad + kj;
+                        if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
+                        const float v = xp[iy * s.w + ix];
+                        if (best < 0 || v > m || (isnan(m) && !isnan(v)))
+                            m = v, best = iy * s.w + ix;
+                    }
+                const size_t o = (pl * p.oh + oy) * p.ow + ox;
+                cr_assert_eq(am[o], best, "argmax plane %zu (%d,%d) k%d s%d", pl, oy, ox, s.k,
+                             s.s);
+                cr_assert(isnan(m) ? isnan(y[o]) : y[o] == m, "y plane %zu (%d,%d)", pl, oy,
+                          ox);
+            }
+    }
+    free(x), free(y), free(am), free(u);
+}
+
+Test(maxpool, nan_rule_interior_and_border) {
+    check_nan_rule((struct pshape){2, 3, 13, 11, 3, 2, 1});
+    check_nan_rule((struct pshape){2, 3, 9, 10, 3, 1, 1});
+    check_nan_rule((struct pshape){2, 3, 9, 11, 2, 2, 0});
+}
+
 /* ---- central finite differences on loss = sum(y * r) ------------------------------------- */
 struct fd_ctx { struct cg_maxpool p; int n; float *x, *y, *r; int32_t *am; size_t ny; };
 
