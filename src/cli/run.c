@@ -397,44 +397,46 @@ static double peak_rss_mib(void) {
     return ru.ru_maxrss / 1024.0;
 }
 
+struct kv { const char *key; double v; };
+
+/* ,"key":value for each entry (null for NaN) */
+static void json_fields(FILE *f, const struct kv *kv, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, ",\"%s\":", kv[i].key);
+        json_num(f, kv[i].v);
+    }
+}
+
 void run_print_summary(const struct run_state *r, FILE *f) {
     const struct run_opts *o = &r->opts;
     const cg_catgan_terms *t = &r->last.terms;
+    const int ev = r->last.have_eval;
     fputs("{\"data\":", f);
     json_put_str(f, o->data);
     fputs(",\"arch\":", f);
     json_put_str(f, o->arch);
     fprintf(f, ",\"classes\":%d,\"labels\":%d,\"batch\":%d,\"seed\":%llu,\"iterations\":%lld",
             o->classes, o->labels, o->batch, (unsigned long long)o->seed, (long long)r->iter);
-    fputs(",\"epochs\":", f);
-    json_num(f, r->epoch);
-    fputs(",\"seconds\":", f);
-    json_num(f, r->seconds);
-    fputs(",\"images_per_second\":", f);
-    json_num(f, r->img_per_s);
-    fprintf(f, ",\"threads\":%d,\"isa\":\"%s\",\"test_error\":", o->threads,
-            cg_isa_name(cg_isa_active()));
-    json_num(f, o->labels > 0 && r->last.have_eval ? r->last.test_error : NAN);
-    fputs(",\"cluster_accuracy\":", f);
-    json_num(f, r->last.have_eval ? r->last.cluster_accuracy : NAN);
-    fputs(",\"nmi\":", f);
-    json_num(f, r->last.have_eval ? r->last.nmi : NAN);
-    fputs(",\"final\":{\"d_loss\":", f);
-    json_num(f, t->d_loss);
-    fputs(",\"g_loss\":", f);
-    json_num(f, t->g_loss);
-    fputs(",\"h_x\":", f);
-    json_num(f, t->h_x);
-    fputs(",\"h_real\":", f);
-    json_num(f, t->h_real);
-    fputs(",\"h_fake\":", f);
-    json_num(f, t->h_fake);
-    fputs(",\"h_g\":", f);
-    json_num(f, t->h_g);
-    fputs(",\"ce\":", f);
-    json_num(f, o->labels > 0 ? t->ce : NAN);
-    fputs("},\"peak_rss_mib\":", f);
-    json_num(f, peak_rss_mib());
+    const struct kv run[] = {{"epochs", r->epoch}, {"seconds", r->seconds},
+                             {"images_per_second", r->img_per_s}};
+    json_fields(f, run, sizeof run / sizeof run[0]);
+    fprintf(f, ",\"threads\":%d,\"isa\":\"%s\"", o->threads, cg_isa_name(cg_isa_active()));
+    const struct kv scores[] = {
+        {"test_error", o->labels > 0 && ev ? r->last.test_error : NAN},
+        {"cluster_accuracy", ev ? r->last.cluster_accuracy : NAN},
+        {"nmi", ev ? r->last.nmi : NAN}};
+    json_fields(f, scores, sizeof scores / sizeof scores[0]);
+    const struct kv fin[] = {{"d_loss", t->d_loss}, {"g_loss", t->g_loss}, {"h_x", t->h_x},
+                             {"h_real", t->h_real}, {"h_fake", t->h_fake}, {"h_g", t->h_g},
+                             {"ce", o->labels > 0 ? t->ce : NAN}};
+    fputs(",\"final\":{", f);
+    /* the first field of an object takes no comma: print it by hand */
+    fprintf(f, "\"%s\":", fin[0].key);
+    json_num(f, fin[0].v);
+    json_fields(f, fin + 1, sizeof fin / sizeof fin[0] - 1);
+    fputc('}', f);
+    const struct kv mem[] = {{"peak_rss_mib", peak_rss_mib()}};
+    json_fields(f, mem, 1);
     fputs(",\"cpu\":", f);
     json_put_str(f, cg_cpu_model());
     fprintf(f, ",\"version\":\"%s\"}\n", cg_version());
