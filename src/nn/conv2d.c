@@ -65,7 +65,13 @@ enum cg_status cg_conv2d_init(struct cg_conv2d *p, int c, int h, int w, int oc, 
     d.small = !d.direct && oc <= SMALL_OC;
     d.group = 1;
     d.pw = d.ohw;
-    size_t col_floats = 0, tmp_floats = 0;
+    size_t col_floats = 0, tmp_floats = 0, pad_floats = 0;
+    if (!d.direct && !d.small && stride == 1) {
+        /* zero-padded x (read by im2col) and dx (gathered by col2im), per thread */
+        const size_t H2 = (size_t)h + 2 * (size_t)pad, W2 = (size_t)w + 2 * (size_t)pad;
+        if (!cg_mul_ok(H2, W2, &pad_floats) || !cg_mul_ok(pad_floats, 2 * (size_t)c, &pad_floats))
+            return CG_FAIL(CG_ERR_INVALID_ARG, "pad=%d: padded planes overflow size_t", pad);
+    }
     if (d.small && stride == 1) {
         /* zero-padded copies of x and dx (col) and a padded-width y or dy (tmp) */
         const size_t H2 = (size_t)h + 2 * (size_t)pad, W2 = (size_t)w + 2 * (size_t)pad;
@@ -95,7 +101,8 @@ enum cg_status cg_conv2d_init(struct cg_conv2d *p, int c, int h, int w, int oc, 
         return CG_FAIL(CG_ERR_INVALID_ARG, "c=%d: im2col panel overflows size_t", c);
     d.col_bytes = cg_align_up(bytes);
     d.tmp_bytes = cg_align_up(tmp_floats * sizeof(float));
-    d.thread_bytes = d.col_bytes + d.tmp_bytes;
+    d.pad_bytes = cg_align_up(pad_floats * sizeof(float));
+    d.thread_bytes = d.col_bytes + d.tmp_bytes + d.pad_bytes;
     size_t all;
     if (!cg_mul_ok(d.thread_bytes, (size_t)nt, &all) ||
         !cg_mul_ok((size_t)oc * (size_t)ck * sizeof(float) + CG_ALIGN, CG_CONV_SHARDS, &bytes) ||
@@ -117,10 +124,76 @@ size_t cg_conv2d_ws_size(const struct cg_conv2d *p, int n) {
     return p->thread_bytes * (size_t)p->nt + part_bytes(p) * (size_t)n_shards(n);
 }
 
+/* Copies n floats with an inline loop: the rows here are 7-28 floats, where a libc call per
+ * row cost more than the copy (memmove was 8% of an iteration). */
+static inline void copy_f(float *restrict d, const float *restrict s, int n) {
+    for (int j = 0; j < n; j++) d[j] = s[j];
+}
+
+static inline void add_f(float *restrict d, const float *restrict s, int n) {
+    for (int j = 0; j < n; j++) d[j] += s[j];
+}
+
+/* Stride 1 on the padded image xp (c, H2, W2): tap (ci,ki,kj) at output (oy,ox) reads
+ * xp(ci, oy+ki, ox+kj), so each panel row is a run of whole output-row copies without any
+ * bounds test. The padded planes live in the thread workspace after col and tmp. */
+static float *pad_x_buf(const struct cg_conv2d *p, unsigned char *tws) {
+    return (float *)(tws + p->col_bytes + p->tmp_bytes);
+}
+static float *pad_dx_buf(const struct cg_conv2d *p, unsigned char *tws) {
+    return pad_x_buf(p, tws) + (size_t)p->c * (p->h + 2 * p->pad) * (p->w + 2 * p->pad);
+}
+
+static void pad_into(const struct cg_conv2d *p, const float *x, float *xp) {
+    const int pad = p->pad, W2 = p->w + 2 * pad, H2 = p->h + 2 * pad;
+    for (int ci = 0; ci < p->c; ci++) {
+        float *pc = xp + (size_t)ci * H2 * W2;
+        /* only the frame needs zeros; the interior is overwritten row by row */
+        memset(pc, 0, sizeof(float) * (size_t)pad * W2);
+        memset(pc + (size_t)(pad + p->h) * W2, 0, sizeof(float) * (size_t)pad * W2);
+        for (int iy = 0; iy < p->h; iy++) {
+            float *r = pc + (size_t)(iy + pad) * W2;
+            for (int j = 0; j < pad; j++) r[j] = 0.0f, r[pad + p->w + j] = 0.0f;
+            copy_f(r + pad, x + ((size_t)ci * p->h + iy) * p->w, p->w);
+        }
+    }
+}
+
+/* Calls back f(dst, src, len) for every (panel row segment, padded-image run) pair of panel
+ * [p0, p0+np): the shared walk of im2col_s1 and col2im_s1. */
+#define S1_WALK(p, xp, p0, np, col, ldc, OP)                                                   \
+    do {                                                                                      \
+        const int W2_ = (p)->w + 2 * (p)->pad, H2_ = (p)->h + 2 * (p)->pad, ow_ = (p)->ow;    \
+        const int oy0_ = (p0) / ow_, ox0_ = (p0) % ow_, end_ = (p0) + (np);                   \
+        for (int ci_ = 0; ci_ < (p)->c; ci_++)                                                \
+            for (int ki_ = 0; ki_ < (p)->kh; ki_++)                                           \
+                for (int kj_ = 0; kj_ < (p)->kw; kj_++) {                                     \
+                    float *row_ = (col) +                                                     \
+                        (size_t)((ci_ * (p)->kh + ki_) * (p)->kw + kj_) * (ldc);              \
+                    float *img_ = (xp) + ((size_t)ci_ * H2_ + ki_) * W2_ + kj_;               \
+                    int q_ = (p0), oy_ = oy0_, ox_ = ox0_;                                    \
+                    while (q_ < end_) {                                                       \
+                        const int len_ = imin(ow_ - ox_, end_ - q_);                          \
+                        OP(row_, img_ + (size_t)oy_ * W2_ + ox_, len_);                       \
+                        row_ += len_, q_ += len_, oy_++, ox_ = 0;                             \
+                    }                                                                         \
+                }                                                                             \
+    } while (0)
+
+#define S1_GATHER(row, img, len) copy_f(row, img, len)
+#define S1_SCATTER(row, img, len) add_f(img, row, len)
+
 /* Column q of the panel is output pixel p0+q; row r = (ci*kh + ki)*kw + kj holds the input
- * value that kernel tap (ci,ki,kj) meets there, 0 in the padding. col is (ck, ldc). */
+ * value that kernel tap (ci,ki,kj) meets there, 0 in the padding. col is (ck, ldc). Panels
+ * of one image come in order, p0 == 0 first (the padded copy is made then). */
 static void im2col(const struct cg_conv2d *p, const float *x, int p0, int np, float *col,
-                   int ldc) {
+                   int ldc, unsigned char *tws) {
+    if (p->stride == 1) {
+        float *xp = pad_x_buf(p, tws);
+        if (p0 == 0) pad_into(p, x, xp);
+        S1_WALK(p, xp, p0, np, col, ldc, S1_GATHER);
+        return;
+    }
     const int h = p->h, w = p->w, ow = p->ow, s = p->stride, pad = p->pad;
     for (int ci = 0; ci < p->c; ci++) {
         const float *xc = x + (size_t)ci * h * w;
@@ -158,9 +231,23 @@ static void im2col(const struct cg_conv2d *p, const float *x, int p0, int np, fl
     }
 }
 
-/* The adjoint of im2col: dx(c,h,w) += every panel entry at the input cell it was read from. */
+/* The adjoint of im2col: dx(c,h,w) += every panel entry at the input cell it was read from.
+ * Stride 1 gathers the image's panels (in order) in a zeroed padded plane, then adds its
+ * interior to dx after the last one. */
 static void col2im(const struct cg_conv2d *p, const float *col, int ldc, int p0, int np,
-                   float *dx) {
+                   float *dx, unsigned char *tws) {
+    if (p->stride == 1) {
+        const int pad = p->pad, W2 = p->w + 2 * pad, H2 = p->h + 2 * pad;
+        float *dxp = pad_dx_buf(p, tws);
+        if (p0 == 0) memset(dxp, 0, sizeof(float) * (size_t)p->c * H2 * W2);
+        S1_WALK(p, dxp, p0, np, (float *)col, ldc, S1_SCATTER);
+        if (p0 + np == p->ohw)
+            for (int ci = 0; ci < p->c; ci++)
+                for (int iy = 0; iy < p->h; iy++)
+                    add_f(dx + ((size_t)ci * p->h + iy) * p->w,
+                          dxp + ((size_t)ci * H2 + iy + pad) * W2 + pad, p->w);
+        return;
+    }
     const int h = p->h, w = p->w, ow = p->ow, s = p->stride, pad = p->pad;
     for (int ci = 0; ci < p->c; ci++) {
         float *dc = dx + (size_t)ci * h * w;
@@ -417,7 +504,7 @@ static void forward_group(const struct cg_conv2d *p, int i0, int gi, const float
         float *yi = y + i0 * ys;
         for (int p0 = 0; p0 < ohw; p0 += p->pw) {
             const int np = imin(p->pw, ohw - p0);
-            im2col(p, xi, p0, np, col, np);
+            im2col(p, xi, p0, np, col, np, tws);
             cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, oc, np, ck, 1.0f, w, ck, col, np, 0.0f, yi + p0,
                      ohw);
             if (b) add_bias_rows(oc, np, ohw, b, yi + p0);
@@ -425,7 +512,8 @@ static void forward_group(const struct cg_conv2d *p, int i0, int gi, const float
     } else {
         /* gi images side by side in one panel: tmp(oc, gi*ohw), then scattered to NCHW */
         const int ld = gi * ohw;
-        for (int g = 0; g < gi; g++) im2col(p, x + (i0 + g) * xs, 0, ohw, col + g * ohw, ld);
+        for (int g = 0; g < gi; g++)
+            im2col(p, x + (i0 + g) * xs, 0, ohw, col + g * ohw, ld, tws);
         cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, oc, ld, ck, 1.0f, w, ck, col, ld, 0.0f, tmp, ld);
         for (int g = 0; g < gi; g++) {
             float *yi = y + (i0 + g) * ys;
@@ -482,7 +570,7 @@ static void backward_range(const struct cg_conv2d *p, int i0, int i1, const floa
             for (int p0 = 0; p0 < ohw; p0 += p->pw) {
                 const int np = imin(p->pw, ohw - p0);
                 if (part) {
-                    im2col(p, xi, p0, np, col, np);
+                    im2col(p, xi, p0, np, col, np, tws);
                     cg_sgemm(CG_NO_TRANS, CG_TRANS, oc, ck, np, 1.0f, dyi + p0, ohw, col, np,
                              beta, part, ck);
                     beta = 1.0f;
@@ -491,7 +579,7 @@ static void backward_range(const struct cg_conv2d *p, int i0, int i1, const floa
                     /* dcol(ck, np) = w^T(ck, oc) dy_i(oc, np), reusing the panel */
                     cg_sgemm(CG_TRANS, CG_NO_TRANS, ck, np, oc, 1.0f, w, ck, dyi + p0, ohw, 0.0f,
                              col, np);
-                    col2im(p, col, np, p0, np, dx + i * xs);
+                    col2im(p, col, np, p0, np, dx + i * xs, tws);
                 }
             }
         } else {
@@ -502,7 +590,7 @@ static void backward_range(const struct cg_conv2d *p, int i0, int i1, const floa
                            sizeof(float) * ohw);
             if (part) {
                 for (int g = 0; g < gi; g++)
-                    im2col(p, x + (i + g) * xs, 0, ohw, col + g * ohw, ld);
+                    im2col(p, x + (i + g) * xs, 0, ohw, col + g * ohw, ld, tws);
                 cg_sgemm(CG_NO_TRANS, CG_TRANS, oc, ck, ld, 1.0f, tmp, ld, col, ld, beta, part,
                          ck);
                 beta = 1.0f;
@@ -510,7 +598,7 @@ static void backward_range(const struct cg_conv2d *p, int i0, int i1, const floa
             if (dx) {
                 cg_sgemm(CG_TRANS, CG_NO_TRANS, ck, ld, oc, 1.0f, w, ck, tmp, ld, 0.0f, col, ld);
                 for (int g = 0; g < gi; g++)
-                    col2im(p, col + g * ohw, ld, 0, ohw, dx + (i + g) * xs);
+                    col2im(p, col + g * ohw, ld, 0, ohw, dx + (i + g) * xs, tws);
             }
         }
     }

@@ -23,7 +23,9 @@ struct cg_conv2d {
     int small;    /* few output channels: direct convolution loops, no im2col or GEMM */
     int group;    /* images per GEMM (> 1 only when oh*ow is small; then pw == ohw) */
     int pw;       /* output pixels per panel (im2col tile) when group == 1 */
-    size_t col_bytes, tmp_bytes, thread_bytes;   /* per-thread workspace, 64-B multiples */
+    size_t col_bytes, tmp_bytes;   /* per-thread im2col panel and grouped output/dy panel */
+    size_t pad_bytes;              /* per-thread zero-padded x and dx (stride-1 GEMM path) */
+    size_t thread_bytes;           /* their sum; each a 64-byte multiple */
 };
 
 /* Square kernel ksize x ksize. Validates c, h, w, oc, ksize, stride, nt > 0, pad >= 0, an

@@ -154,6 +154,10 @@ Test(conv2d, matches_direct_convolution) {
 Test(conv2d, panels_direct_and_groups) {
     check_against_ref((struct shape){2, 27, 20, 20, 4, 5, 1, 2}, 2);
     check_against_ref((struct shape){3, 27, 21, 19, 3, 5, 1, 1}, 1);
+    /* the same with oc > 4, so they take the GEMM path: panels ending mid-row, in order */
+    check_against_ref((struct shape){2, 27, 20, 20, 6, 5, 1, 2}, 2);
+    check_against_ref((struct shape){3, 27, 21, 19, 5, 5, 1, 1}, 1);
+    check_against_ref((struct shape){2, 27, 21, 19, 5, 5, 2, 2}, 2);
     check_against_ref((struct shape){3, 9, 7, 7, 10, 1, 1, 0}, 2);
     check_against_ref((struct shape){11, 6, 7, 7, 8, 3, 1, 1}, 3);
     /* direct loops: rows longer than their DW_ROW chunk, 3 channels, stride 3 */
@@ -268,6 +272,7 @@ Test(conv2d, threads_bit_identical_and_null_outputs) {
     check_threads((struct shape){13, 3, 7, 9, 5, 3, 1, 1});
     check_threads((struct shape){13, 4, 7, 7, 6, 3, 2, 1});
     check_threads((struct shape){5, 27, 20, 20, 3, 5, 1, 2});
+    check_threads((struct shape){5, 27, 20, 20, 6, 5, 1, 2});
     check_threads((struct shape){13, 8, 7, 7, 5, 1, 1, 0});
     check_threads((struct shape){13, 4, 9, 8, 1, 5, 1, 2});
 }
