@@ -70,3 +70,28 @@ double t_grad_check(t_loss_fn fn, void *ctx, float *x, const float *analytic, si
     }
     return worst;
 }
+
+/* Leak checks that fail the test binary (issue 7; STACK.md 3). LeakSanitizer's own exit-time
+ * report comes after Criterion's worker has reported its test, so a leak alone would still pass.
+ * Aborting from a destructor, which runs when each worker process exits, makes Criterion print
+ * "The test `s::t` crashed during its setup or teardown" and exit 1, so meson shows FAIL. LSan
+ * suppressions (tests/lsan.supp via LSAN_OPTIONS) apply to this check too. */
+#if defined(__SANITIZE_ADDRESS__)
+#define T_HAVE_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define T_HAVE_LSAN 1
+#endif
+#endif
+
+#ifdef T_HAVE_LSAN
+#include <sanitizer/lsan_interface.h>
+
+__attribute__((destructor)) static void t_leak_check_at_exit(void) {
+    /* returns 0 when detect_leaks=0 (the Open MPI case of STACK.md 5) */
+    if (__lsan_do_recoverable_leak_check()) {
+        fputs("tests/common.c: LeakSanitizer found leaks (report above): failing\n", stderr);
+        abort();
+    }
+}
+#endif
