@@ -105,7 +105,8 @@ enum cg_status cg_conv2d_init(struct cg_conv2d *p, int c, int h, int w, int oc, 
     d.thread_bytes = d.col_bytes + d.tmp_bytes + d.pad_bytes;
     size_t all;
     if (!cg_mul_ok(d.thread_bytes, (size_t)nt, &all) ||
-        !cg_mul_ok((size_t)oc * (size_t)ck * sizeof(float) + CG_ALIGN, CG_CONV_SHARDS, &bytes) ||
+        !cg_mul_ok((size_t)oc * (size_t)ck * sizeof(float) + CG_ALIGN, CG_CONV_SHARDS + 1,
+                   &bytes) ||
         all > SIZE_MAX - bytes)
         return CG_FAIL(CG_ERR_INVALID_ARG, "nt=%d: workspace overflows size_t", nt);
     /* each of the nt threads packs its GEMM operands into its own reserved buffer */
@@ -121,11 +122,12 @@ static size_t part_bytes(const struct cg_conv2d *p) {
 
 size_t cg_conv2d_ws_size(const struct cg_conv2d *p, int n) {
     if (n < 1) return 0;
-    return p->thread_bytes * (size_t)p->nt + part_bytes(p) * (size_t)n_shards(n);
+    /* thread panels, the transposed weights (dx), then the dw shard partials */
+    return p->thread_bytes * (size_t)p->nt + part_bytes(p) * (size_t)(1 + n_shards(n));
 }
 
-/* Copies n floats with an inline loop: the rows here are 7-28 floats, where a libc call per
- * row cost more than the copy (memmove was 8% of an iteration). */
+/* Row copies of 7-28 floats. gcc -O3 turns this loop into a memmove call; compiling it inline
+ * (SSE, as nn/ has no ISA flags) measured no faster than libc's AVX-512 memmove. */
 static inline void copy_f(float *restrict d, const float *restrict s, int n) {
     for (int j = 0; j < n; j++) d[j] = s[j];
 }
@@ -535,10 +537,11 @@ void cg_conv2d_forward(const struct cg_conv2d *p, int n, const float *x, const f
 }
 
 /* Backward over images [i0, i1): dx += per image; part (oc, ck) = sum of dw over the range
- * when part != NULL, written by the first GEMM (beta 0) and accumulated after. */
+ * when part != NULL, written by the first GEMM (beta 0) and accumulated after. wt (ck, oc) is
+ * w transposed, so the dx GEMMs pack A row-wise (same bits as reading w^T in place). */
 static void backward_range(const struct cg_conv2d *p, int i0, int i1, const float *dy,
-                           const float *x, const float *w, float *dx, float *part,
-                           unsigned char *tws) {
+                           const float *x, const float *w, const float *wt, float *dx,
+                           float *part, unsigned char *tws) {
     const int oc = p->oc, ck = p->ck, ohw = p->ohw, G = p->group;
     const size_t xs = (size_t)p->c * p->h * p->w, ys = (size_t)oc * ohw;
     float *col = (float *)tws, *tmp = (float *)(tws + p->col_bytes);
@@ -562,7 +565,7 @@ static void backward_range(const struct cg_conv2d *p, int i0, int i1, const floa
                 cg_sgemm(CG_NO_TRANS, CG_TRANS, oc, ck, ohw, 1.0f, dyi, ohw, xi, ohw, beta, part,
                          ck);
             if (dx)
-                cg_sgemm(CG_TRANS, CG_NO_TRANS, ck, ohw, oc, 1.0f, w, ck, dyi, ohw, 1.0f,
+                cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, ck, ohw, oc, 1.0f, wt, oc, dyi, ohw, 1.0f,
                          dx + i * xs, ohw);
             beta = 1.0f;
         } else if (G == 1) {
@@ -577,8 +580,8 @@ static void backward_range(const struct cg_conv2d *p, int i0, int i1, const floa
                 }
                 if (dx) {
                     /* dcol(ck, np) = w^T(ck, oc) dy_i(oc, np), reusing the panel */
-                    cg_sgemm(CG_TRANS, CG_NO_TRANS, ck, np, oc, 1.0f, w, ck, dyi + p0, ohw, 0.0f,
-                             col, np);
+                    cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, ck, np, oc, 1.0f, wt, oc, dyi + p0, ohw,
+                             0.0f, col, np);
                     col2im(p, col, np, p0, np, dx + i * xs, tws);
                 }
             }
@@ -596,7 +599,8 @@ static void backward_range(const struct cg_conv2d *p, int i0, int i1, const floa
                 beta = 1.0f;
             }
             if (dx) {
-                cg_sgemm(CG_TRANS, CG_NO_TRANS, ck, ld, oc, 1.0f, w, ck, tmp, ld, 0.0f, col, ld);
+                cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, ck, ld, oc, 1.0f, wt, oc, tmp, ld, 0.0f, col,
+                         ld);
                 for (int g = 0; g < gi; g++)
                     col2im(p, col + g * ohw, ld, 0, ohw, dx + (i + g) * xs, tws);
             }
@@ -621,14 +625,21 @@ void cg_conv2d_backward(const struct cg_conv2d *p, int n, const float *dy, const
         }
     }
     if (!dx && !dw) return;
+    float *wt = (float *)((unsigned char *)ws + p->thread_bytes * (size_t)nt);
+    if (dx && !p->small) {
+        const int ck = p->ck;
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int r = 0; r < ck; r++)
+            for (int o = 0; o < oc; o++) wt[(size_t)r * oc + o] = w[(size_t)o * ck + r];
+    }
     if (dw) {
         const int S = n_shards(n);
         const size_t pstride = part_bytes(p) / sizeof(float), nw = (size_t)oc * p->ck;
-        float *parts = (float *)((unsigned char *)ws + p->thread_bytes * (size_t)nt);
+        float *parts = wt + pstride;
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int s = 0; s < S; s++) {
             const int i0 = (int)((long long)s * n / S), i1 = (int)((long long)(s + 1) * n / S);
-            backward_range(p, i0, i1, dy, x, w, dx, parts + s * pstride, thread_ws(p, ws));
+            backward_range(p, i0, i1, dy, x, w, wt, dx, parts + s * pstride, thread_ws(p, ws));
         }
         /* shard partials in shard order, so the bits do not depend on which thread ran what */
 #pragma omp parallel for schedule(static) num_threads(nt)
@@ -641,6 +652,7 @@ void cg_conv2d_backward(const struct cg_conv2d *p, int n, const float *dy, const
         const int G = p->group, ngroups = (n + G - 1) / G;
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int g = 0; g < ngroups; g++)
-            backward_range(p, g * G, imin(n, g * G + G), dy, x, w, dx, NULL, thread_ws(p, ws));
+            backward_range(p, g * G, imin(n, g * G + G), dy, x, w, wt, dx, NULL,
+                           thread_ws(p, ws));
     }
 }
