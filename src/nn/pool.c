@@ -28,6 +28,17 @@ enum cg_status cg_maxpool_init(struct cg_maxpool *p, int c, int h, int w, int k,
     return CG_OK;
 }
 
+/* Take v when v > m, or when m is NaN and v is not: !(v <= m) is v > m or either NaN. Branch
+ * free, so the interior loop runs as selects over several outputs at once (and random data
+ * does not mispredict). */
+#define TAKE(v, off)                                   \
+    do {                                               \
+        const float v_ = (v);                          \
+        const int t_ = !(v_ <= m) & (v_ == v_);        \
+        m = t_ ? v_ : m;                               \
+        b = t_ ? (off) : b;                            \
+    } while (0)
+
 /* The window scan of one output: first maximum in row-major order; a NaN never wins unless
  * the whole window is NaN. Clipped to the plane, so it serves the border windows. */
 static void window_scan(const struct cg_maxpool *p, const float *xp, int oy, int ox, float *y,
@@ -36,31 +47,14 @@ static void window_scan(const struct cg_maxpool *p, const float *xp, int oy, int
     /* pad <= k/2 guarantees each clipped window is non-empty */
     const int y0 = oy * s - pad, ylo = y0 < 0 ? 0 : y0, yhi = y0 + k < h ? y0 + k : h;
     const int x0 = ox * s - pad, xlo = x0 < 0 ? 0 : x0, xhi = x0 + k < w ? x0 + k : w;
-    int best = ylo * w + xlo;
-    float m = xp[best];
-    for (int iy = ylo; iy < yhi; iy++) {
-        for (int ix = xlo; ix < xhi; ix++) {
-            const float v = xp[iy * w + ix];
-            /* strict > keeps the first maximum; a NaN start loses to any number */
-            if (v > m || (m != m && v == v)) {
-                m = v;
-                best = iy * w + ix;
-            }
-        }
-    }
+    int b = ylo * w + xlo;
+    float m = xp[b];
+    /* strict > keeps the first maximum; a NaN start loses to any number */
+    for (int iy = ylo; iy < yhi; iy++)
+        for (int ix = xlo; ix < xhi; ix++) TAKE(xp[iy * w + ix], iy * w + ix);
     *y = m;
-    *am = best;
+    *am = b;
 }
-
-/* The same update as window_scan without a branch (!(v <= m) is v > m, or m NaN and v not),
- * so the interior loop below can run as selects over several outputs at once. */
-#define TAKE(v, off)                                   \
-    do {                                               \
-        const float v_ = (v);                          \
-        const int t_ = !(v_ <= m) & (v_ == v_);        \
-        m = t_ ? v_ : m;                               \
-        b = t_ ? (off) : b;                            \
-    } while (0)
 
 /* Interior outputs [ox0, ox1) of row oy: windows fully inside, so no clipping and, for the
  * nets' 3x3, a fully unrolled scan in the same row-major order. */
