@@ -14,7 +14,7 @@ struct run_opts {
     long iters, log_every;
     double epochs, time_s, lambda, lr, lr_g, beta1;
     uint64_t seed;
-    struct { int data, arch, labels; } given;
+    struct { int data, arch, labels, lr; } given;
 };
 
 /* One metrics.csv row. */

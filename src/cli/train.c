@@ -31,8 +31,8 @@ static const char TRAIN_HELP[] =
     "  --epochs E       stop after E epochs of the unlabelled set\n"
     "  --time S         stop after S seconds of this session\n"
     "                   (default budget: about 2 minutes on 2 cores for the default run)\n"
-    "  --lr R           Adam step size (default 2e-4)\n"
-    "  --lr-g R         G's Adam step size (default: --lr; mlp2d: --lr / 100)\n"
+    "  --lr R           Adam step size (default 2e-4; mlp2d 1e-3)\n"
+    "  --lr-g R         G's Adam step size (default: --lr; mlp2d: --lr / 20)\n"
     "  --beta1 B1       Adam beta1 (default 0.5; beta2 is 0.999)\n"
     "  --seed S         seeds every random choice (default 1)\n"
     "  --threads T      OpenMP threads (default: all cores)\n"
@@ -111,6 +111,7 @@ static int parse_train(int argc, char **argv, struct run_opts *o) {
             VAL();
             if (cli_float(cmd, a, v, 1e-12, 10, &d)) return -1;
             o->lr = d;
+            o->given.lr = 1;
         } else if (strcmp(a, "--lr-g") == 0) {
             VAL();
             if (cli_float(cmd, a, v, 1e-12, 10, &d)) return -1;

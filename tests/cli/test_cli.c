@@ -142,14 +142,15 @@ Test(cli, existing_run_dir_refused) {
 /* Two moons, unsupervised: k-means cannot separate them; CatGAN must beat chance (0.5) by a
  * wide margin, and the run directory must hold every file of CONTRACT.md. */
 Test(cli, moons_train_eval_classify_sample) {
-    cr_assert_eq(run("train --data moons --iters 600 --batch 100 --out %s/moons --json --seed 1",
+    cr_assert_eq(run("train --data moons --iters 1000 --batch 100 --out %s/moons --json --seed 1",
                      tmpdir), 0, "%s", slurp(err_txt));
     char *o = slurp(out_txt);
     cr_expect(strstr(o, "\"cluster_accuracy\":") != NULL, "%s", o);
     cr_expect(strstr(o, "\"test_error\":null") != NULL, "%s", o);
     const char *acc = strstr(o, "\"cluster_accuracy\":");
     double a = acc ? atof(acc + 19) : 0;
-    cr_expect_gt(a, 0.75, "cluster accuracy %f (chance is 0.5)", a);
+    /* 0.992 measured (docs/toy.md); a straight split, what k-means finds, gives ~0.85 */
+    cr_expect_gt(a, 0.95, "cluster accuracy %f (chance is 0.5)", a);
     free(o);
     const char *files[] = {"summary.json", "metrics.csv", "checkpoint.cgck", "samples.png",
                            "curves.png"};
