@@ -1,8 +1,10 @@
-/* libFuzzer harness for the command-line parsing of src/cli: the train option parser
- * (parse_train, static in train.c, reached by including the file), the value parsers
+/* libFuzzer harness for the command-line parsing of src/cli: the option parsers of train
+ * (parse_train) and of eval/classify/sample (parse), both static and reached by including
+ * their files, the value parsers
  * cli_int/cli_u64/cli_float and the checkpoint-metadata readers json_get_str/json_get_num.
  * Input: words separated by '\n' (argv for parse_train and the value parsers); the whole input
- * is also the JSON text. Nothing here runs a command: parse_train only fills struct run_opts. */
+ * is also the JSON text. Nothing here runs a command: the parsers only fill their structs. */
+#include "../src/cli/commands.c"
 #include "../src/cli/train.c"
 
 #define MAX_WORDS 64
@@ -54,6 +56,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (o->threads < 0 || o->threads > 1024 || !(o->lr >= 0) || !(o->beta1 < 1.0)) abort();
     }
     run_state_free(&r);
+
+    static const char *const cmds[] = {"eval", "classify", "sample"};
+    static const char *const helps[] = {EVAL_HELP, CLASSIFY_HELP, SAMPLE_HELP};
+    for (int k = 0; k < 3; k++) {
+        struct common c = {0};
+        const char *pos[MAX_WORDS + 1];
+        int npos = 0;
+        if (parse(cmds[k], helps[k], argc, argv, &c, k == 1 ? pos : NULL, &npos) == 0) {
+            if (!c.model || npos > argc || c.threads < 0 || c.threads > 1024 || c.n < 0 ||
+                c.n > 4096 || (k == 1 ? 0 : npos != 0))
+                abort();
+        }
+    }
 
     for (int i = 0; i < argc; i++) {
         long l;

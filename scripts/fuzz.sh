@@ -3,6 +3,7 @@
 # runs each for SECONDS (default 20) on a copy of its committed seed corpus (issue 7). Exit 1 on
 # any finding: the crashing input is kept as build-fuzz/artifacts/<target>-crash-*.
 #   bash scripts/fuzz.sh [SECONDS] [TARGET...]     # targets: idx png checkpoint cli
+#   bash scripts/fuzz.sh 0                         # build the harnesses only
 # Needs clang and libclang-rt-dev (libFuzzer, sanitizer runtimes) and libomp-dev (-fopenmp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,8 @@ for t in "${targets[@]}"; do
     "$CC" "${flags[@]}" -fsanitize=fuzzer "fuzz/fuzz_$t.c" "${extra[@]}" "${libs[@]}" \
         -o "$dir/fuzz/fuzz_$t"
 done
+
+[ "$secs" = 0 ] && exit 0
 
 export ASAN_OPTIONS="detect_leaks=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
