@@ -23,7 +23,16 @@
 /* Row chunk of the direct dw loop's vector accumulator (on the stack). */
 #define DW_ROW 64
 
+/* Output-row chunk of the direct stride-1 loops: QB sums live in registers across all taps. */
+#define QB 32
+
 static int imin(int a, int b) { return a < b ? a : b; }
+
+/* Floats per output channel of the margin-padded dy of padded_backward: kh-1 rows and kw-1
+ * zeros in front, the (oh, W2) rows, kh-1 rows behind, and a chunk of slack. */
+static size_t dy_plane(int k, size_t H2, size_t W2) {
+    return (size_t)(k - 1) * W2 + (size_t)(k - 1) + H2 * W2 + QB;
+}
 static int n_shards(int n) { return n < CG_CONV_SHARDS ? n : CG_CONV_SHARDS; }
 
 enum cg_status cg_conv2d_init(struct cg_conv2d *p, int c, int h, int w, int oc, int ksize,
@@ -73,10 +82,11 @@ enum cg_status cg_conv2d_init(struct cg_conv2d *p, int c, int h, int w, int oc, 
             return CG_FAIL(CG_ERR_INVALID_ARG, "pad=%d: padded planes overflow size_t", pad);
     }
     if (d.small && stride == 1) {
-        /* zero-padded copies of x and dx (col) and a padded-width y or dy (tmp) */
+        /* zero-padded x (col) and dy with zero margins (tmp), each with a chunk of slack for
+         * the fixed-width row chunks (see padded_forward) */
         const size_t H2 = (size_t)h + 2 * (size_t)pad, W2 = (size_t)w + 2 * (size_t)pad;
-        col_floats = 2 * (size_t)c * H2 * W2;
-        tmp_floats = (size_t)oc * (size_t)oh * W2;
+        col_floats = (size_t)c * H2 * W2 + QB;
+        tmp_floats = (size_t)oc * dy_plane(ksize, H2, W2);
     } else if (d.small) {
         /* strided: the row loops work in place */
     } else if (!d.direct && d.ohw >= GROUP_COLS) {
@@ -397,12 +407,14 @@ static void small_dw(const struct cg_conv2d *p, const float *dy, const float *x,
     }
 }
 
-/* Stride 1, padded layout: with x zero-padded to (H2, W2) and y computed W2 wide, every tap
- * (ci,ki,kj) is one contiguous axpy y[q] += w * xp[q + ki*W2 + kj] over q < (oh-1)*W2 + ow;
- * the padding adds exact zeros and the extra columns are dropped. */
+/* Stride 1, padded layout: with x zero-padded to (H2, W2), output pixel (oy, ox) of tap
+ * (ci,ki,kj) reads xp[tap + oy*W2 + ox], tap = (ci*H2 + ki)*W2 + kj, with no bounds test.
+ * Each output row is computed in chunks of QB columns whose sums stay in registers over all
+ * c*k*k taps (one load and one multiply-add per tap and vector, no store until the end); the
+ * lanes past the row read the slack or the next row and are dropped. */
 static void pad_image(const struct cg_conv2d *p, const float *x, float *xp) {
     const int pad = p->pad, W2 = p->w + 2 * pad, H2 = p->h + 2 * pad;
-    memset(xp, 0, sizeof(float) * (size_t)p->c * H2 * W2);
+    memset(xp, 0, sizeof(float) * ((size_t)p->c * H2 * W2 + QB));
     for (int ci = 0; ci < p->c; ci++)
         for (int iy = 0; iy < p->h; iy++)
             memcpy(xp + ((size_t)ci * H2 + iy + pad) * W2 + pad,
@@ -414,76 +426,93 @@ static size_t tap_offset(const struct cg_conv2d *p, int ci, int ki, int kj) {
     return ((size_t)ci * H2 + ki) * W2 + kj;
 }
 
+/* acc[0..QB) = sum over the taps t of wt[t] * src[off(t) + j], taps in (ci, ki, kj) order
+ * (sign -1: src[-off(t) + j], for the adjoint). Summed from 0 in tap order, as y = sum w x. */
+static inline void chunk_dot(const struct cg_conv2d *p, int nc, size_t cstride, const float *wt,
+                             const float *src, int sign, float *restrict acc) {
+    const int kh = p->kh, kw = p->kw;
+    const size_t W2 = (size_t)p->w + 2 * p->pad;
+    for (int j = 0; j < QB; j++) acc[j] = 0.0f;
+    for (int ci = 0; ci < nc; ci++)
+        for (int ki = 0; ki < kh; ki++)
+            for (int kj = 0; kj < kw; kj++) {
+                const float wv = *wt++;
+                const ptrdiff_t off = (ptrdiff_t)(ci * cstride + ki * W2 + kj);
+                const float *xs = src + (sign > 0 ? off : -off);
+                for (int j = 0; j < QB; j++) acc[j] += wv * xs[j];
+            }
+}
+
 static void padded_forward(const struct cg_conv2d *p, const float *x, const float *w,
                            const float *b, float *y, unsigned char *tws) {
-    const int W2 = p->w + 2 * p->pad, nq = (p->oh - 1) * W2 + p->ow, ow = p->ow;
-    float *xp = (float *)tws, *yp = (float *)(tws + p->col_bytes);
+    const int W2 = p->w + 2 * p->pad, H2 = p->h + 2 * p->pad, ow = p->ow;
+    float *xp = (float *)tws;
+    float acc[QB];
     pad_image(p, x, xp);
     for (int o = 0; o < p->oc; o++) {
-        float *yo = yp + (size_t)o * p->oh * W2;
-        memset(yo, 0, sizeof(float) * (size_t)nq);
         const float *wo = w + (size_t)o * p->ck;
-        for (int ci = 0; ci < p->c; ci++)
-            for (int ki = 0; ki < p->kh; ki++)
-                for (int kj = 0; kj < p->kw; kj++) {
-                    const float wv = *wo++;
-                    const float *xs = xp + tap_offset(p, ci, ki, kj);
-                    for (int q = 0; q < nq; q++) yo[q] += wv * xs[q];
-                }
         const float bo = b ? b[o] : 0.0f;
-        for (int oy = 0; oy < p->oh; oy++)
-            for (int ox = 0; ox < ow; ox++)
-                y[((size_t)o * p->oh + oy) * ow + ox] = yo[(size_t)oy * W2 + ox] + bo;
+        for (int oy = 0; oy < p->oh; oy++) {
+            float *yr = y + ((size_t)o * p->oh + oy) * ow;
+            for (int ox = 0; ox < ow; ox += QB) {
+                chunk_dot(p, p->c, (size_t)H2 * W2, wo, xp + (size_t)oy * W2 + ox, 1, acc);
+                for (int j = 0; j < imin(QB, ow - ox); j++) yr[ox + j] = acc[j] + bo;
+            }
+        }
     }
 }
 
-/* dx and dw of padded_forward for one image: dy is spread to W2-wide rows with zero columns;
- * dx gathers in a padded buffer; each dw tap is a dot product in 8 independent lanes. */
+/* dx and dw of padded_forward for one image. dy is laid out W2 wide with zero margins
+ * (dy_plane), so dx(ci, iy, ix) = sum over (o, ki, kj) of w * dy at padded pixel
+ * (iy+pad-ki, ix+pad-kj) reads zeros wherever that pixel is outside dy: a gather in chunks,
+ * like the forward. Each dw tap is a dot product in 8 independent lanes. */
 static void padded_backward(const struct cg_conv2d *p, const float *dy, const float *x,
                             const float *w, float *dx, float *part, unsigned char *tws) {
-    const int W2 = p->w + 2 * p->pad, H2 = p->h + 2 * p->pad, nq = (p->oh - 1) * W2 + p->ow;
-    const size_t plane = (size_t)p->c * H2 * W2;
-    float *xp = (float *)tws, *dxp = xp + plane, *dyp = (float *)(tws + p->col_bytes);
-    memset(dyp, 0, sizeof(float) * (size_t)p->oc * p->oh * W2);
-    for (int o = 0; o < p->oc; o++)
+    const int k = p->kh, pad = p->pad, W2 = p->w + 2 * pad, H2 = p->h + 2 * pad;
+    const int nq = (p->oh - 1) * W2 + p->ow, oc = p->oc;
+    const size_t front = (size_t)(k - 1) * W2 + (size_t)(k - 1), L = dy_plane(k, H2, W2);
+    float *xp = (float *)tws, *dyp = (float *)(tws + p->col_bytes);
+    memset(dyp, 0, sizeof(float) * (size_t)oc * L);
+    for (int o = 0; o < oc; o++)
         for (int oy = 0; oy < p->oh; oy++)
-            memcpy(dyp + ((size_t)o * p->oh + oy) * W2, dy + ((size_t)o * p->oh + oy) * p->ow,
+            memcpy(dyp + o * L + front + (size_t)oy * W2, dy + ((size_t)o * p->oh + oy) * p->ow,
                    sizeof(float) * p->ow);
-    if (part) pad_image(p, x, xp);
-    if (dx) memset(dxp, 0, sizeof(float) * plane);
-    for (int o = 0; o < p->oc; o++) {
-        const float *go = dyp + (size_t)o * p->oh * W2;
-        const float *wo = w + (size_t)o * p->ck;
-        float *po = part ? part + (size_t)o * p->ck : NULL;
-        for (int ci = 0; ci < p->c; ci++)
-            for (int ki = 0; ki < p->kh; ki++)
-                for (int kj = 0; kj < p->kw; kj++) {
-                    const size_t off = tap_offset(p, ci, ki, kj);
-                    if (dx) {
-                        const float wv = *wo;
-                        float *ds = dxp + off;
-                        for (int q = 0; q < nq; q++) ds[q] += wv * go[q];
-                    }
-                    wo++;
-                    if (po) {
-                        const float *xs = xp + off;
-                        float acc[8] = {0};
-                        int q = 0;
-                        for (; q + 8 <= nq; q += 8)
-                            for (int j = 0; j < 8; j++) acc[j] += go[q + j] * xs[q + j];
-                        for (; q < nq; q++) acc[0] += go[q] * xs[q];
-                        *po++ += ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-                                 ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-                    }
-                }
-    }
-    if (dx)
+    if (dx) {
+        float acc[QB];
+        /* dx(ci) gathers over (o, ki, kj): one "channel" per o, L floats apart */
         for (int ci = 0; ci < p->c; ci++)
             for (int iy = 0; iy < p->h; iy++) {
-                float *d = dx + ((size_t)ci * p->h + iy) * p->w;
-                const float *sp = dxp + ((size_t)ci * H2 + iy + p->pad) * W2 + p->pad;
-                for (int ix = 0; ix < p->w; ix++) d[ix] += sp[ix];
+                float *dr = dx + ((size_t)ci * p->h + iy) * p->w;
+                for (int ix = 0; ix < p->w; ix += QB) {
+                    const size_t r = (size_t)(iy + pad) * W2 + (size_t)(ix + pad);
+                    float sum[QB] = {0};
+                    for (int o = 0; o < oc; o++) {
+                        const float *wo = w + ((size_t)o * p->c + ci) * k * k;
+                        chunk_dot(p, 1, 0, wo, dyp + o * L + front + r, -1, acc);
+                        for (int j = 0; j < QB; j++) sum[j] += acc[j];
+                    }
+                    for (int j = 0; j < imin(QB, p->w - ix); j++) dr[ix + j] += sum[j];
+                }
             }
+    }
+    if (!part) return;
+    pad_image(p, x, xp);
+    for (int o = 0; o < oc; o++) {
+        const float *go = dyp + o * L + front;
+        float *po = part + (size_t)o * p->ck;
+        for (int ci = 0; ci < p->c; ci++)
+            for (int ki = 0; ki < k; ki++)
+                for (int kj = 0; kj < p->kw; kj++) {
+                    const float *xs = xp + tap_offset(p, ci, ki, kj);
+                    float a8[8] = {0};
+                    int q = 0;
+                    for (; q + 8 <= nq; q += 8)
+                        for (int j = 0; j < 8; j++) a8[j] += go[q + j] * xs[q + j];
+                    for (; q < nq; q++) a8[0] += go[q] * xs[q];
+                    *po++ += ((a8[0] + a8[1]) + (a8[2] + a8[3])) +
+                             ((a8[4] + a8[5]) + (a8[6] + a8[7]));
+                }
+    }
 }
 
 /* y for images [i0, i0+gi) (one GEMM group). */
