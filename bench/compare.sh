@@ -90,6 +90,17 @@ torch_run() {
     echo "$(jget "$f" images_per_second) $(jget "$f" peak_rss_mib) $(jget "$f" torch)"
 }
 
+for net in $NETS; do
+    [[ $net == conv || $net == pi-mnist ]] || die "NETS: unknown net '$net' (conv, pi-mnist)"
+done
+# The reference must compute what it claims before its speed means anything.
+for net in $NETS; do
+    if ! out=$("$PYTHON" "$ref" --net "$net" --check 2>&1); then
+        printf '%s\n' "$out" >&2
+        die "torch_reference.py --net $net --check failed"
+    fi
+done
+
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=()
 status=0
@@ -133,7 +144,8 @@ echo "catgan tree $commit ($CATGAN, $isa) vs PyTorch $tver; $(date '+%Y-%m-%d %H
 echo "iterations: ours $ITERS_CONV conv / $ITERS_PI pi-mnist (median of $OURS_REPEATS run(s));" \
      "PyTorch 3 warm-up + median of $REPEATS x $TORCH_ITERS_CONV conv / $TORCH_ITERS_PI pi-mnist"
 echo
-echo "| net | threads | batch | ours img/s | torch img/s | ratio | ours peak RSS MiB | torch peak RSS MiB |"
+echo "| net | threads | batch | ours img/s | torch img/s | ratio |" \
+     "ours peak RSS MiB | torch peak RSS MiB |"
 echo "|---|--:|--:|--:|--:|--:|--:|--:|"
 printf '%s\n' "${rows[@]}"
 [[ $status -eq 0 ]] || echo "compare.sh: some runs failed (see above)" >&2

@@ -185,6 +185,78 @@ class Trainer:
                     h_real=h_real.item(), h_fake=h_fake.item(), h_g=h_g.item())
 
 
+def check(net):
+    """Self-test of this reference (--check): the entropies against float64 sums written out,
+    the parameter counts against counts by hand from CONTRACT.md, and the iteration's rules
+    (the D step leaves G alone; the G step gives D no gradient and leaves it unchanged)."""
+    failures = []
+
+    def expect(ok, what):
+        print(("ok   " if ok else "FAIL ") + what)
+        if not ok:
+            failures.append(what)
+
+    torch.manual_seed(7)
+    z = torch.randn(13, 10) * 3                      # odd batch, spread-out logits
+    p = [[math.exp(v) for v in row] for row in z.double().tolist()]
+    p = [[v / sum(row) for v in row] for row in p]
+    h_rows = [-sum(v * math.log(v) for v in row) for row in p]
+    pbar = [sum(row[j] for row in p) / len(p) for j in range(10)]
+    h_marg = -sum(v * math.log(v) for v in pbar)
+    # float32 log-softmax of logits up to ~10: a few ulps of values near log 10 ~ 2.3
+    tol = 1e-5
+    expect(abs(mean_entropy(z).item() - sum(h_rows) / len(h_rows)) < tol, "mean entropy")
+    expect(abs(marginal_entropy(z).item() - h_marg) < tol, "marginal entropy")
+
+    # Counted by hand from the layer lists: weights + biases, BN gamma + beta.
+    if net == "conv":
+        want_g = (128 * 4704 + 4704 + 2 * 4704 + 96 * 64 * 25 + 64 + 2 * 64
+                  + 64 * 64 * 25 + 64 + 2 * 64 + 64 * 25 + 1)
+        want_d = (25 * 32 + 32 + 32 * 64 * 9 + 64 + 64 * 64 * 9 + 64 + 64 * 128 * 9 + 128
+                  + 128 * 10 + 10 + 490 * 128 + 128 + 128 * 10 + 10)
+    else:
+        dims_g, dims_d = (128, 500, 500, 1000, 784), (784, 1000, 500, 250, 250, 250, 10)
+        want_g = sum(a * b + b for a, b in zip(dims_g, dims_g[1:])) + 2 * (500 + 500 + 1000)
+        want_d = sum(a * b + b for a, b in zip(dims_d, dims_d[1:])) + 2 * (1000 + 500 + 750)
+    tr = Trainer(net, 6, 10, 1, pool_size=16)
+    n_g = sum(q.numel() for q in tr.g.parameters())
+    n_d = sum(q.numel() for q in tr.d.parameters())
+    expect(n_g == want_g and n_d == want_d,
+           "parameter counts G %d (want %d), D %d (want %d)" % (n_g, want_g, n_d, want_d))
+
+    # He init: D's logits must differ across a batch at initialisation (NOTES.md).
+    with torch.no_grad():
+        spread = tr.d(tr.pool[:6]).std(dim=0).mean().item()
+    expect(spread > 1e-2, "D's initial logits spread across the batch (std %.3g)" % spread)
+
+    g0 = [q.detach().clone() for q in tr.g.parameters()]
+    seen = {}
+    step_g, step_d = tr.opt_g.step, tr.opt_d.step
+
+    def opt_d_step():                              # inspect between the two steps
+        step_d()
+        seen["g_after_d"] = all(torch.equal(a, b) for a, b in zip(g0, tr.g.parameters()))
+        seen["d_after_d"] = [q.detach().clone() for q in tr.d.parameters()]
+        seen["dgrad_after_d"] = [q.grad.clone() for q in tr.d.parameters()]
+
+    def opt_g_step():
+        seen["dgrad_at_g"] = [q.grad for q in tr.d.parameters()]
+        step_g()
+
+    tr.opt_d.step, tr.opt_g.step = opt_d_step, opt_g_step
+    losses = tr.step()
+    expect(all(math.isfinite(v) for v in losses.values()), "finite losses %s" % losses)
+    expect(seen["g_after_d"], "the D step leaves G's weights unchanged")
+    # D's .grad still holds the D step's gradient; the G step must not have added to it.
+    expect(all(torch.equal(a, b) for a, b in zip(seen["dgrad_after_d"], seen["dgrad_at_g"])),
+           "the G step gives D no weight gradient")
+    expect(all(torch.equal(a, b) for a, b in zip(seen["d_after_d"], tr.d.parameters())),
+           "the G step leaves D's weights unchanged")
+    expect(not all(torch.equal(a, b) for a, b in zip(g0, tr.g.parameters())),
+           "the G step moves G's weights")
+    return 1 if failures else 0
+
+
 def rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # KiB on Linux
 
@@ -203,6 +275,8 @@ def parse_args(argv):
     p.add_argument("--profile", action="store_true",
                    help="also print PyTorch's per-operator CPU time over one repeat to stderr")
     p.add_argument("--json", action="store_true", help="print one JSON line on stdout")
+    p.add_argument("--check", action="store_true",
+                   help="self-test the losses, the nets and the iteration's rules, then exit")
     a = p.parse_args(argv)
     if a.iters is None:
         a.iters = 10 if a.net == "conv" else 100
@@ -220,6 +294,8 @@ def parse_args(argv):
 def main(argv):
     a = parse_args(argv)
     blas = set_threads(a.threads)
+    if a.check:
+        return check(a.net)
     rss_import = rss_mib()
     tr = Trainer(a.net, a.batch, a.classes, a.seed, pool_size=1000)
     for _ in range(a.warmup):
