@@ -492,6 +492,8 @@ enum cg_status cg_model_classify(cg_model *m, const float *x, int n, float *prob
     if (n < 1 || !x) return CG_FAIL(CG_ERR_INVALID_ARG, "n=%d examples, x=%p", n, (void *)x);
     const int B = m->cfg.batch, k = m->cfg.k;
     const size_t dsz = m->d.in_size;
+    struct cg_net_prof *keep = m->d.prof;
+    m->d.prof = NULL; /* evaluation is not part of the profiled iteration */
     for (int s = 0; s < n; s += B) {
         int nb = n - s < B ? n - s : B;
         memcpy(m->pass_real.act[0], x + (size_t)s * dsz, (size_t)nb * dsz * sizeof(float));
@@ -512,6 +514,7 @@ enum cg_status cg_model_classify(cg_model *m, const float *x, int n, float *prob
             }
         }
     }
+    m->d.prof = keep;
     return CG_OK;
 }
 
@@ -523,6 +526,8 @@ enum cg_status cg_model_generate(cg_model *m, int n, uint64_t seed, float *out) 
     const size_t osz = m->g.out_size;
     struct cg_rng r;
     cg_rng_seed(&r, seed, STREAM_GENERATE);
+    struct cg_net_prof *keep = m->g.prof;
+    m->g.prof = NULL;
     for (int s = 0; s < n; s += B) {
         int nb = n - s < B ? n - s : B;
         /* a full batch keeps BN statistics comparable to training; keep the first nb */
@@ -532,5 +537,6 @@ enum cg_status cg_model_generate(cg_model *m, int n, uint64_t seed, float *out) 
         memcpy(out + (size_t)s * osz, m->pass_g.act[m->g.nlayers],
                (size_t)nb * osz * sizeof(float));
     }
+    m->g.prof = keep;
     return CG_OK;
 }
