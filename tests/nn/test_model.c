@@ -334,3 +334,23 @@ Test(model, nan_input_is_a_numeric_error_and_nothing_moves) {
     cg_free(d0);
     cg_model_destroy(m);
 }
+
+/* CONTRACT.md: 256x256x1 with K=2 must train (the user of ../shared/seed). One step at a small
+ * batch: the stride-2 stages adapt (D ends at 8x8) and everything stays finite. */
+Test(model, conv_256x256_two_classes_trains_a_step) {
+    struct cg_model_config c = small_cfg("conv", 1);
+    c.h = c.w = 256;
+    c.k = 2;
+    c.batch = 2;
+    c.threads = 2;
+    cg_model *m;
+    cr_assert_eq(cg_model_create(&c, &m), CG_OK, "%s", cg_last_error());
+    float *x = t_alloc(2 * 65536);
+    t_fill(x, 2 * 65536, 0, 1, 3);
+    int32_t y[2] = {0, 1};
+    cg_catgan_terms t;
+    cr_assert_eq(cg_model_step(m, x, x, y, &t), CG_OK, "%s", cg_last_error());
+    cr_assert(isfinite(t.d_loss) && isfinite(t.g_loss) && t.ce > 0);
+    cg_free(x);
+    cg_model_destroy(m);
+}
