@@ -14,7 +14,7 @@
 
 static char fz_dir[256];
 
-/* Removes fz_dir and everything under it (at most two levels: DIR/a/b/file). */
+/* Removes fz_dir and everything under it, down to DIR/a/b/file (the folder dataset). */
 static inline void fz_rm_tree(const char *path, int depth) {
     DIR *d = depth < 4 ? opendir(path) : NULL;
     if (d) {
