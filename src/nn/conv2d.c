@@ -132,10 +132,24 @@ static size_t part_bytes(const struct cg_conv2d *p) {
     return cg_align_up((size_t)p->oc * (size_t)p->ck * sizeof(float));
 }
 
+/* The GEMM-packed weights: w (oc, ck) for forward, w^T (ck, oc) for dx. */
+static size_t packed_w_bytes(const struct cg_conv2d *p) {
+    const size_t a = cg_gemm_packed_a_floats(p->oc, p->ck);
+    const size_t b = cg_gemm_packed_a_floats(p->ck, p->oc);
+    return cg_align_up((a > b ? a : b) * sizeof(float));
+}
+
 size_t cg_conv2d_ws_size(const struct cg_conv2d *p, int n) {
     if (n < 1) return 0;
-    /* thread panels, the transposed weights (dx), then the dw shard partials */
-    return p->thread_bytes * (size_t)p->nt + part_bytes(p) * (size_t)(1 + n_shards(n));
+    /* thread panels, the packed weights, then the dw shard partials */
+    return p->thread_bytes * (size_t)p->nt + packed_w_bytes(p) +
+           part_bytes(p) * (size_t)n_shards(n);
+}
+
+/* Packed once per call, the weights serve every image's GEMM (the per-GEMM scalar pack was
+ * ~10% of conv time); placed after the thread panels. */
+static float *packed_w_buf(const struct cg_conv2d *p, void *ws) {
+    return (float *)((unsigned char *)ws + p->thread_bytes * (size_t)p->nt);
 }
 
 /* Row copies of 7-28 floats. gcc -O3 turns this loop into a memmove call; compiling it inline
@@ -519,7 +533,8 @@ static void padded_backward(const struct cg_conv2d *p, const float *dy, const fl
 
 /* y for images [i0, i0+gi) (one GEMM group). */
 static void forward_group(const struct cg_conv2d *p, int i0, int gi, const float *x,
-                          const float *w, const float *b, float *y, unsigned char *tws) {
+                          const float *w, const float *wp, const float *b, float *y,
+                          unsigned char *tws) {
     const int oc = p->oc, ck = p->ck, ohw = p->ohw;
     const size_t xs = (size_t)p->c * p->h * p->w, ys = (size_t)oc * ohw;
     float *col = (float *)tws, *tmp = (float *)(tws + p->col_bytes);
@@ -529,8 +544,8 @@ static void forward_group(const struct cg_conv2d *p, int i0, int gi, const float
         small_forward(p, x + i0 * xs, w, b, y + i0 * ys);
     } else if (p->direct) {
         /* y_i(oc, hw) = w(oc, c) x_i(c, hw) */
-        cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, oc, ohw, ck, 1.0f, w, ck, x + i0 * xs, ohw, 0.0f,
-                 y + i0 * ys, ohw);
+        cg_sgemm_pa(oc, ohw, ck, 1.0f, wp, CG_NO_TRANS, x + i0 * xs, ohw, 0.0f, y + i0 * ys,
+                    ohw);
         if (b) add_bias_rows(oc, ohw, ohw, b, y + i0 * ys);
     } else if (p->group == 1) {
         const float *xi = x + i0 * xs;
@@ -538,8 +553,7 @@ static void forward_group(const struct cg_conv2d *p, int i0, int gi, const float
         for (int p0 = 0; p0 < ohw; p0 += p->pw) {
             const int np = imin(p->pw, ohw - p0);
             im2col(p, xi, p0, np, col, np, tws);
-            cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, oc, np, ck, 1.0f, w, ck, col, np, 0.0f, yi + p0,
-                     ohw);
+            cg_sgemm_pa(oc, np, ck, 1.0f, wp, CG_NO_TRANS, col, np, 0.0f, yi + p0, ohw);
             if (b) add_bias_rows(oc, np, ohw, b, yi + p0);
         }
     } else {
@@ -547,7 +561,7 @@ static void forward_group(const struct cg_conv2d *p, int i0, int gi, const float
         const int ld = gi * ohw;
         for (int g = 0; g < gi; g++)
             im2col(p, x + (i0 + g) * xs, 0, ohw, col + g * ohw, ld, tws);
-        cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, oc, ld, ck, 1.0f, w, ck, col, ld, 0.0f, tmp, ld);
+        cg_sgemm_pa(oc, ld, ck, 1.0f, wp, CG_NO_TRANS, col, ld, 0.0f, tmp, ld);
         for (int g = 0; g < gi; g++) {
             float *yi = y + (i0 + g) * ys;
             for (int o = 0; o < oc; o++)
@@ -562,14 +576,16 @@ void cg_conv2d_forward(const struct cg_conv2d *p, int n, const float *x, const f
                        const float *b, float *y, void *ws) {
     if (n <= 0) return;
     const int G = p->group, ngroups = (n + G - 1) / G;
+    float *wp = packed_w_buf(p, ws);
+    if (!p->small) cg_gemm_pack_a(CG_NO_TRANS, p->oc, p->ck, w, p->ck, wp);
 #pragma omp parallel for schedule(static) num_threads(p->nt)
     for (int g = 0; g < ngroups; g++)
-        forward_group(p, g * G, imin(G, n - g * G), x, w, b, y, thread_ws(p, ws));
+        forward_group(p, g * G, imin(G, n - g * G), x, w, wp, b, y, thread_ws(p, ws));
 }
 
 /* Backward over images [i0, i1): dx += per image; part (oc, ck) = sum of dw over the range
- * when part != NULL, written by the first GEMM (beta 0) and accumulated after. wt (ck, oc) is
- * w transposed, so the dx GEMMs pack A row-wise (same bits as reading w^T in place). */
+ * when part != NULL, written by the first GEMM (beta 0) and accumulated after. wt is w^T
+ * (ck, oc) packed for cg_sgemm_pa (same bits as cg_sgemm reading w^T). */
 static void backward_range(const struct cg_conv2d *p, int i0, int i1, const float *dy,
                            const float *x, const float *w, const float *wt, float *dx,
                            float *part, unsigned char *tws) {
@@ -596,8 +612,8 @@ static void backward_range(const struct cg_conv2d *p, int i0, int i1, const floa
                 cg_sgemm(CG_NO_TRANS, CG_TRANS, oc, ck, ohw, 1.0f, dyi, ohw, xi, ohw, beta, part,
                          ck);
             if (dx)
-                cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, ck, ohw, oc, 1.0f, wt, oc, dyi, ohw, 1.0f,
-                         dx + i * xs, ohw);
+                cg_sgemm_pa(ck, ohw, oc, 1.0f, wt, CG_NO_TRANS, dyi, ohw, 1.0f, dx + i * xs,
+                            ohw);
             beta = 1.0f;
         } else if (G == 1) {
             const float *dyi = dy + i * ys, *xi = x + i * xs;
@@ -611,8 +627,7 @@ static void backward_range(const struct cg_conv2d *p, int i0, int i1, const floa
                 }
                 if (dx) {
                     /* dcol(ck, np) = w^T(ck, oc) dy_i(oc, np), reusing the panel */
-                    cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, ck, np, oc, 1.0f, wt, oc, dyi + p0, ohw,
-                             0.0f, col, np);
+                    cg_sgemm_pa(ck, np, oc, 1.0f, wt, CG_NO_TRANS, dyi + p0, ohw, 0.0f, col, np);
                     col2im(p, col, np, p0, np, dx + i * xs, tws);
                 }
             }
@@ -630,8 +645,7 @@ static void backward_range(const struct cg_conv2d *p, int i0, int i1, const floa
                 beta = 1.0f;
             }
             if (dx) {
-                cg_sgemm(CG_NO_TRANS, CG_NO_TRANS, ck, ld, oc, 1.0f, wt, oc, tmp, ld, 0.0f, col,
-                         ld);
+                cg_sgemm_pa(ck, ld, oc, 1.0f, wt, CG_NO_TRANS, tmp, ld, 0.0f, col, ld);
                 for (int g = 0; g < gi; g++)
                     col2im(p, col + g * ohw, ld, 0, ohw, dx + (i + g) * xs, tws);
             }
@@ -656,17 +670,12 @@ void cg_conv2d_backward(const struct cg_conv2d *p, int n, const float *dy, const
         }
     }
     if (!dx && !dw) return;
-    float *wt = (float *)((unsigned char *)ws + p->thread_bytes * (size_t)nt);
-    if (dx && !p->small) {
-        const int ck = p->ck;
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (int r = 0; r < ck; r++)
-            for (int o = 0; o < oc; o++) wt[(size_t)r * oc + o] = w[(size_t)o * ck + r];
-    }
+    float *wt = packed_w_buf(p, ws);
+    if (dx && !p->small) cg_gemm_pack_a(CG_TRANS, p->ck, oc, w, p->ck, wt);
     if (dw) {
         const int S = n_shards(n);
         const size_t pstride = part_bytes(p) / sizeof(float), nw = (size_t)oc * p->ck;
-        float *parts = wt + pstride;
+        float *parts = (float *)((unsigned char *)wt + packed_w_bytes(p));
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int s = 0; s < S; s++) {
             const int i0 = (int)((long long)s * n / S), i1 = (int)((long long)(s + 1) * n / S);

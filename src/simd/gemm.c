@@ -178,11 +178,13 @@ static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc) {
 }
 
 /* Single-threaded core with explicit mc/nc (the stack fallback shrinks them) and buffers. */
+/* apre != NULL: op(A) was packed whole by cg_gemm_pack_a (a and ta unused). */
 static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, float *apack,
                     float *bpack, enum cg_trans ta, enum cg_trans tb, size_t m, size_t n,
                     size_t k, float alpha, const float *a, size_t lda, const float *b,
-                    size_t ldb, float beta, float *c, size_t ldc) {
+                    size_t ldb, float beta, float *c, size_t ldc, const float *apre) {
     const size_t MR = (size_t)kt->mr, NR = (size_t)kt->nr, KC = (size_t)kt->kc;
+    const size_t mpad = (m + MR - 1) / MR * MR;
     /* One row panel uses each B element once, so packing B would only copy it: read op(B)
      * in place. The kernel's arithmetic is the same either way (same bits). */
     const bool direct_b = tb == CG_NO_TRANS && m <= MR;
@@ -204,14 +206,19 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, floa
             }
             for (size_t ic = 0; ic < m; ic += MC) {
                 size_t mb = min_sz(MC, m - ic);
-                const float *asrc = ta == CG_NO_TRANS ? a + ic * lda + pc : a + pc * lda + ic;
-                pack_a(MR, ta, mb, kcb, asrc, lda, apack);
+                const float *ap = apack;
+                if (apre) {
+                    ap = apre + pc * mpad + ic * kcb;
+                } else {
+                    const float *asrc = ta == CG_NO_TRANS ? a + ic * lda + pc : a + pc * lda + ic;
+                    pack_a(MR, ta, mb, kcb, asrc, lda, apack);
+                }
                 for (size_t jr = 0; jr < nb; jr += NR) {
                     size_t nr = min_sz(NR, nb - jr);
                     const float *bj = bp + (jr / NR) * bstep;
                     float *cj = c + ic * ldc + jc + jr;
                     for (size_t ir = 0; ir < mb; ir += MR) {
-                        kt->ukernel(min_sz(MR, mb - ir), nr, kcb, apack + ir * kcb, bj, bld,
+                        kt->ukernel(min_sz(MR, mb - ir), nr, kcb, ap + ir * kcb, bj, bld,
                                     cj + ir * ldc, ldc, alpha, be);
                     }
                 }
@@ -224,18 +231,20 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, floa
 static void __attribute__((noinline))
 gemm_fallback(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum cg_trans tb, size_t m,
               size_t n, size_t k, float alpha, const float *a, size_t lda, const float *b,
-              size_t ldb, float beta, float *c, size_t ldc) {
+              size_t ldb, float beta, float *c, size_t ldc, const float *apre) {
     _Alignas(64) float buf[FALLBACK_FLOATS];
     size_t mr = (size_t)kt->mr, nr = (size_t)kt->nr;
     gemm_st(kt, mr, nr, buf, buf + mr * (size_t)kt->kc, ta, tb, m, n, k, alpha, a, lda, b,
-            ldb, beta, c, ldc);
+            ldb, beta, c, ldc, apre);
 }
 
-void cg_sgemm_with(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum cg_trans tb, int m,
-                   int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
-                   float beta, float *c, int ldc) {
+/* The shared entry of cg_sgemm_with and cg_sgemm_pa_with (apre: see gemm_st). */
+static void sgemm_any(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum cg_trans tb,
+                      int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                      int ldb, float beta, float *c, int ldc, const float *apre) {
     assert(m >= 0 && n >= 0 && k >= 0);
-    assert(ldc >= n && lda >= (ta == CG_NO_TRANS ? k : m) && ldb >= (tb == CG_NO_TRANS ? n : k));
+    assert(ldc >= n && ldb >= (tb == CG_NO_TRANS ? n : k));
+    assert(apre || lda >= (ta == CG_NO_TRANS ? k : m));
     if (m == 0 || n == 0) return;
     if (k == 0 || alpha == 0.0f) {
         scale_c((size_t)m, (size_t)n, beta, c, (size_t)ldc);
@@ -245,12 +254,60 @@ void cg_sgemm_with(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum cg_t
     assert(tid < pool_n && "cg_gemm_reserve() was not called for this thread id");
     if (tid >= pool_n) {
         gemm_fallback(kt, ta, tb, (size_t)m, (size_t)n, (size_t)k, alpha, a, (size_t)lda, b,
-                      (size_t)ldb, beta, c, (size_t)ldc);
+                      (size_t)ldb, beta, c, (size_t)ldc, apre);
         return;
     }
     float *buf = pool[tid];
     gemm_st(kt, (size_t)kt->mc, (size_t)kt->nc, buf, buf + buf_a_floats(kt), ta, tb, (size_t)m,
-            (size_t)n, (size_t)k, alpha, a, (size_t)lda, b, (size_t)ldb, beta, c, (size_t)ldc);
+            (size_t)n, (size_t)k, alpha, a, (size_t)lda, b, (size_t)ldb, beta, c, (size_t)ldc,
+            apre);
+}
+
+void cg_sgemm_with(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum cg_trans tb, int m,
+                   int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                   float beta, float *c, int ldc) {
+    sgemm_any(kt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
+}
+
+size_t cg_gemm_packed_a_floats(int m, int k) {
+    size_t most = 0;
+    if (m <= 0 || k <= 0) return 0;
+    /* the largest over the registry, so a buffer planned before a cg_init to another ISA
+     * still fits */
+    for (size_t i = 0; i < N_ENTRIES; i++) {
+        const size_t mr = (size_t)registry[i].mr;
+        const size_t s = ((size_t)m + mr - 1) / mr * mr * (size_t)k;
+        if (s > most) most = s;
+    }
+    return most;
+}
+
+void cg_gemm_pack_a_with(const struct cg_gemm_kernels *kt, enum cg_trans ta, int m, int k,
+                         const float *a, int lda, float *dst) {
+    assert(m > 0 && k > 0 && lda >= (ta == CG_NO_TRANS ? k : m));
+    const size_t MR = (size_t)kt->mr, KC = (size_t)kt->kc, M = (size_t)m, K = (size_t)k;
+    const size_t mpad = (M + MR - 1) / MR * MR;
+    /* k-block pc holds its row panels back to back, as gemm_st packs one MC block */
+    for (size_t pc = 0; pc < K; pc += KC) {
+        const size_t kcb = min_sz(KC, K - pc);
+        const float *asrc = ta == CG_NO_TRANS ? a + pc : a + pc * (size_t)lda;
+        pack_a(MR, ta, M, kcb, asrc, (size_t)lda, dst + pc * mpad);
+    }
+}
+
+void cg_gemm_pack_a(enum cg_trans ta, int m, int k, const float *a, int lda, float *dst) {
+    cg_gemm_pack_a_with(&cg_kernels()->gemm, ta, m, k, a, lda, dst);
+}
+
+void cg_sgemm_pa_with(const struct cg_gemm_kernels *kt, int m, int n, int k, float alpha,
+                      const float *apacked, enum cg_trans tb, const float *b, int ldb,
+                      float beta, float *c, int ldc) {
+    sgemm_any(kt, CG_NO_TRANS, tb, m, n, k, alpha, NULL, k, b, ldb, beta, c, ldc, apacked);
+}
+
+void cg_sgemm_pa(int m, int n, int k, float alpha, const float *apacked, enum cg_trans tb,
+                 const float *b, int ldb, float beta, float *c, int ldc) {
+    cg_sgemm_pa_with(&cg_kernels()->gemm, m, n, k, alpha, apacked, tb, b, ldb, beta, c, ldc);
 }
 
 void cg_sgemm(enum cg_trans ta, enum cg_trans tb, int m, int n, int k, float alpha,

@@ -93,6 +93,23 @@ int cg_gemm_reserved(void);
 void cg_sgemm(enum cg_trans ta, enum cg_trans tb, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+/* Pre-packed A, for an op(A) used by many GEMMs (a layer's weights): pack it once, then each
+ * cg_sgemm_pa reads the packed copy instead of repacking it (same bits as cg_sgemm).
+ * cg_gemm_packed_a_floats: floats needed for op(A)(m,k), enough for any registry entry (0 for
+ * m or k < 1). cg_gemm_pack_a packs op(A) (stored as for cg_sgemm) into dst for the active
+ * entry; any alignment works, 64 bytes is best. cg_sgemm_pa: C(m,n) = alpha * op(A) * op(B)
+ * + beta * C from that dst, valid while the active entry is the one that packed it. The _with
+ * forms take an explicit entry (tests, benchmarks). */
+size_t cg_gemm_packed_a_floats(int m, int k);
+void cg_gemm_pack_a(enum cg_trans ta, int m, int k, const float *a, int lda, float *dst);
+void cg_sgemm_pa(int m, int n, int k, float alpha, const float *apacked, enum cg_trans tb,
+                 const float *b, int ldb, float beta, float *c, int ldc);
+void cg_gemm_pack_a_with(const struct cg_gemm_kernels *kt, enum cg_trans ta, int m, int k,
+                         const float *a, int lda, float *dst);
+void cg_sgemm_pa_with(const struct cg_gemm_kernels *kt, int m, int n, int k, float alpha,
+                      const float *apacked, enum cg_trans tb, const float *b, int ldb,
+                      float beta, float *c, int ldc);
+
 /* The same, parallelised over blocks of C with nt OpenMP threads (the fully connected
  * layers); bit-identical to cg_sgemm for any nt. Inside an active parallel region it runs
  * single-threaded on the caller's thread; nt is capped at cg_gemm_reserved(). */
