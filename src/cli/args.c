@@ -122,6 +122,24 @@ int json_get_num(const char *json, const char *key, double *out) {
     return 0;
 }
 
+int json_get_u64(const char *json, const char *key, uint64_t *out) {
+    const char *v = json_find(json, key);
+    if (!v || *v < '0' || *v > '9') return -1;
+    char *end;
+    errno = 0;
+    unsigned long long u = strtoull(v, &end, 10);
+    if (errno || end == v) return -1;
+    *out = u;
+    return 0;
+}
+
+int json_get_int(const char *json, const char *key, int lo, int hi, int *out) {
+    double d;
+    if (json_get_num(json, key, &d) != 0 || !(d >= lo && d <= hi)) return -1;
+    *out = (int)d;
+    return 0;
+}
+
 void json_put_str(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {

@@ -27,6 +27,10 @@ const char *cli_value(const char *cmd, int argc, char **argv, int *i);
 /* Flat JSON written by us: look up a string or a number by key (0 on success). */
 int json_get_str(const char *json, const char *key, char *out, size_t cap);
 int json_get_num(const char *json, const char *key, double *out);
+/* An unsigned 64-bit integer (seeds): exact, where a double would round. */
+int json_get_u64(const char *json, const char *key, uint64_t *out);
+/* An int in [lo, hi]; -1 when absent, not a number or out of range. */
+int json_get_int(const char *json, const char *key, int lo, int hi, int *out);
 /* Writes s as a JSON string literal. */
 void json_put_str(FILE *f, const char *s);
 

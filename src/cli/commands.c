@@ -89,10 +89,10 @@ int cmd_eval(int argc, char **argv) {
     char meta[4096] = "";
     int rc = load_model("eval", &c, &m, meta, sizeof meta);
     if (rc != CLI_OK) return rc;
-    double seed = 1;
-    json_get_num(meta, "seed", &seed);
+    uint64_t seed = 1;
+    json_get_u64(meta, "seed", &seed);
     struct cg_dataset ds;
-    enum cg_status st = cg_dataset_load(c.data, (uint64_t)seed, &ds);
+    enum cg_status st = cg_dataset_load(c.data, seed, &ds);
     if (st != CG_OK) {
         cli_error("eval: --data %s: %s", c.data, cg_last_error());
         cg_model_destroy(m);
@@ -206,12 +206,12 @@ int cmd_sample(int argc, char **argv) {
     struct cg_dataset ds;
     memset(&ds, 0, sizeof ds);
     char data[512] = "";
-    double seed = 1;
-    json_get_num(meta, "seed", &seed);
+    uint64_t seed = 1;
+    json_get_u64(meta, "seed", &seed);
     int points = strcmp(mc->arch, "mlp2d") == 0;
     /* a 2-D scatter shows the generated points over the data they imitate */
     if (points && (json_get_str(meta, "data", data, sizeof data) != 0 ||
-                   cg_dataset_load(data, (uint64_t)seed, &ds) != CG_OK))
+                   cg_dataset_load(data, seed, &ds) != CG_OK))
         points = 0;
     if (!points) {
         ds.c = mc->c; ds.h = mc->h; ds.w = mc->w;

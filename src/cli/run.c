@@ -99,20 +99,21 @@ static int resume_settings(struct run_state *r, char *meta, size_t cap) {
         return CLI_USAGE;
     }
     json_get_str(meta, "arch", o->arch, sizeof o->arch);
-    if (json_get_num(meta, "classes", &v) == 0) o->classes = (int)v;
-    if (json_get_num(meta, "labels", &v) == 0) o->labels = (int)v;
-    if (json_get_num(meta, "batch", &v) == 0) o->batch = (int)v;
-    if (json_get_num(meta, "seed", &v) == 0) o->seed = (uint64_t)v;
+    json_get_int(meta, "classes", 2, 1000, &o->classes);
+    json_get_int(meta, "labels", 0, 100000000, &o->labels);
+    json_get_int(meta, "batch", 2, 1000000, &o->batch);
+    json_get_u64(meta, "seed", &o->seed);
     if (json_get_num(meta, "lambda", &v) == 0) o->lambda = v;
     if (json_get_num(meta, "lr", &v) == 0) o->lr = v;
     if (json_get_num(meta, "beta1", &v) == 0) o->beta1 = v;
     if (json_get_num(meta, "lr_g", &v) == 0) o->lr_g = v;
     if (json_get_num(meta, "seconds", &v) == 0) r->seconds = v;
     if (!o->iters && !(o->epochs > 0) && !(o->time_s > 0)) {
-        if (json_get_num(meta, "target_iters", &v) == 0) o->iters = (long)v;
+        if (json_get_num(meta, "target_iters", &v) == 0 && v >= 0 && v <= 2e9) o->iters = (long)v;
         if (json_get_num(meta, "time", &v) == 0) o->time_s = v;
     }
-    if (!o->log_every && json_get_num(meta, "log_every", &v) == 0) o->log_every = (long)v;
+    if (!o->log_every && json_get_num(meta, "log_every", &v) == 0 && v >= 1 && v <= 2e9)
+        o->log_every = (long)v;
     o->threads = threads;
     r->iter = cg_model_iteration(r->model);
     return CLI_OK;
