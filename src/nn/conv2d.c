@@ -22,6 +22,10 @@
  * idle and the time goes into writing im2col (G's 64->1 5x5 output conv ran at ~2 GFLOP/s):
  * direct loops that stream input rows against each weight are several times faster. */
 #define SMALL_OC 4
+/* From this many input channels, a stride-1 forward runs one GEMM per kernel tap, each
+ * reading a shifted view of the zero-padded image in place (no im2col; K = c per tap keeps the
+ * accumulator reloads cheap). Below it, K per tap is too short. */
+#define SHIFT_MIN_C 16
 /* Row chunk of the direct dw loop's vector accumulator (on the stack). */
 #define DW_ROW 64
 
@@ -82,6 +86,9 @@ enum cg_status cg_conv2d_init(struct cg_conv2d *p, int c, int h, int w, int oc, 
         const size_t H2 = (size_t)h + 2 * (size_t)pad, W2 = (size_t)w + 2 * (size_t)pad;
         if (!cg_mul_ok(H2, W2, &pad_floats) || !cg_mul_ok(pad_floats, 2 * (size_t)c, &pad_floats))
             return CG_FAIL(CG_ERR_INVALID_ARG, "pad=%d: padded planes overflow size_t", pad);
+        /* the last tap's view runs ksize-1 floats past the padded x (dropped columns) */
+        pad_floats += (size_t)ksize + QB;
+        d.shift = c >= SHIFT_MIN_C && ksize > 1;
     }
     if (d.small && stride == 1) {
         /* zero-padded x (col) and dy with zero margins (tmp), each with a chunk of slack for
@@ -107,6 +114,11 @@ enum cg_status cg_conv2d_init(struct cg_conv2d *p, int c, int h, int w, int oc, 
         if (!cg_mul_ok((size_t)ck * (size_t)d.ohw, (size_t)g, &col_floats))
             return CG_FAIL(CG_ERR_INVALID_ARG, "c=%d: im2col panel overflows size_t", c);
         if (g > 1) tmp_floats = (size_t)oc * (size_t)d.ohw * (size_t)g;
+    }
+    if (d.shift) {
+        /* the per-tap GEMMs' output: oc rows of oh padded-width rows */
+        const size_t wide = (size_t)oc * (size_t)d.oh * ((size_t)w + 2 * (size_t)pad);
+        if (wide > tmp_floats) tmp_floats = wide;
     }
     size_t bytes;
     if (!cg_mul_ok(col_floats, sizeof(float), &bytes) || bytes > SIZE_MAX / 4)
@@ -169,7 +181,8 @@ static float *pad_x_buf(const struct cg_conv2d *p, unsigned char *tws) {
     return (float *)(tws + p->col_bytes + p->tmp_bytes);
 }
 static float *pad_dx_buf(const struct cg_conv2d *p, unsigned char *tws) {
-    return pad_x_buf(p, tws) + (size_t)p->c * (p->h + 2 * p->pad) * (p->w + 2 * p->pad);
+    return pad_x_buf(p, tws) + (size_t)p->c * (p->h + 2 * p->pad) * (p->w + 2 * p->pad) +
+           (size_t)p->kw + QB;
 }
 
 static void pad_into(const struct cg_conv2d *p, const float *x, float *xp) {
@@ -547,6 +560,32 @@ static void forward_group(const struct cg_conv2d *p, int i0, int gi, const float
         cg_sgemm_pa(oc, ohw, ck, 1.0f, wp, CG_NO_TRANS, x + i0 * xs, ohw, 0.0f, y + i0 * ys,
                     ohw);
         if (b) add_bias_rows(oc, ohw, ohw, b, y + i0 * ys);
+    } else if (p->shift) {
+        /* Over the padded-width grid (oh rows of W2), tap (ki, kj) of every output is
+         * xp(ci, oy + ki, ox + kj) = the plain (c, oh*W2) matrix at xp + ki*W2 + kj with row
+         * pitch H2*W2: y(oc, oh*W2) = sum over taps of w_tap(oc, c) times that view, and the
+         * W2 - ow spare columns of each row are dropped. */
+        const int W2 = p->w + 2 * p->pad, H2 = p->h + 2 * p->pad, nq = p->oh * W2;
+        const int taps = p->kh * p->kw;
+        const size_t tap_a = cg_gemm_packed_a_floats(oc, p->c);
+        float *xp = pad_x_buf(p, tws);
+        for (int g = 0; g < gi; g++) {
+            pad_into(p, x + (i0 + g) * xs, xp);
+            for (int t = 0; t < taps; t++) {
+                const float *view = xp + (size_t)(t / p->kw) * W2 + (size_t)(t % p->kw);
+                cg_sgemm_pa(oc, nq, p->c, 1.0f, wp + (size_t)t * tap_a, CG_NO_TRANS, view,
+                            H2 * W2, t == 0 ? 0.0f : 1.0f, tmp, nq);
+            }
+            float *yi = y + (i0 + g) * ys;
+            for (int o = 0; o < oc; o++) {
+                const float bo = b ? b[o] : 0.0f;
+                for (int oy = 0; oy < p->oh; oy++) {
+                    const float *src = tmp + (size_t)o * nq + (size_t)oy * W2;
+                    float *dst = yi + ((size_t)o * p->oh + oy) * p->ow;
+                    for (int j = 0; j < p->ow; j++) dst[j] = src[j] + bo;
+                }
+            }
+        }
     } else if (p->group == 1) {
         const float *xi = x + i0 * xs;
         float *yi = y + i0 * ys;
@@ -577,7 +616,21 @@ void cg_conv2d_forward(const struct cg_conv2d *p, int n, const float *x, const f
     if (n <= 0) return;
     const int G = p->group, ngroups = (n + G - 1) / G;
     float *wp = packed_w_buf(p, ws);
-    if (!p->small) cg_gemm_pack_a(CG_NO_TRANS, p->oc, p->ck, w, p->ck, wp);
+    if (p->shift) {
+        /* w_tap(oc, c) = w(o, ci, tap), gathered per tap in the (unused) dw partials, then
+         * packed tap after tap */
+        const int taps = p->kh * p->kw, c = p->c;
+        const size_t tap_a = cg_gemm_packed_a_floats(p->oc, c);
+        float *wtap = (float *)((unsigned char *)wp + packed_w_bytes(p));
+        for (int t = 0; t < taps; t++) {
+            for (int o = 0; o < p->oc; o++)
+                for (int ci = 0; ci < c; ci++)
+                    wtap[(size_t)o * c + ci] = w[((size_t)o * c + ci) * taps + t];
+            cg_gemm_pack_a(CG_NO_TRANS, p->oc, c, wtap, c, wp + (size_t)t * tap_a);
+        }
+    } else if (!p->small) {
+        cg_gemm_pack_a(CG_NO_TRANS, p->oc, p->ck, w, p->ck, wp);
+    }
 #pragma omp parallel for schedule(static) num_threads(p->nt)
     for (int g = 0; g < ngroups; g++)
         forward_group(p, g * G, imin(G, n - g * G), x, w, wp, b, y, thread_ws(p, ws));

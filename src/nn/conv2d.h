@@ -21,6 +21,7 @@ struct cg_conv2d {
     int ohw;      /* oh*ow */
     int direct;   /* 1x1, stride 1, pad 0: x already is the im2col matrix */
     int small;    /* few output channels: direct convolution loops, no im2col or GEMM */
+    int shift;    /* stride 1, c >= SHIFT_MIN_C: forward as one GEMM per tap on shifted views */
     int group;    /* images per GEMM (> 1 only when oh*ow is small; then pw == ohw) */
     int pw;       /* output pixels per panel (im2col tile) when group == 1 */
     size_t col_bytes, tmp_bytes;   /* per-thread im2col panel and grouped output/dy panel */

@@ -333,3 +333,16 @@ Test(conv2d, init_errors) {
     cr_assert_eq(p.oh, 1);
     cr_assert_eq(cg_conv2d_ws_size(&p, 0), 0);
 }
+
+/* The shifted-view forward (stride 1, c >= 16: one GEMM per tap on the zero-padded image):
+ * against the double reference with odd sizes, "same" and non-"same" padding, an even kernel,
+ * 7x7 with 9-wide padded rows, oc past one register tile, and 1-3 threads bit-identical. */
+Test(conv2d, shifted_view_forward) {
+    check_against_ref((struct shape){3, 17, 7, 7, 9, 3, 1, 1}, 2);
+    check_against_ref((struct shape){2, 16, 9, 13, 33, 3, 1, 0}, 3);
+    check_against_ref((struct shape){2, 19, 6, 11, 5, 2, 1, 1}, 1);
+    check_against_ref((struct shape){3, 20, 5, 8, 7, 5, 1, 2}, 2);
+    check_against_ref((struct shape){2, 16, 14, 14, 64, 3, 1, 1}, 2);
+    check_threads((struct shape){7, 17, 9, 7, 10, 3, 1, 1});
+    check_fd((struct shape){2, 16, 5, 6, 5, 3, 1, 1});
+}
