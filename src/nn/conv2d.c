@@ -26,6 +26,9 @@
  * reading a shifted view of the zero-padded image in place (no im2col; K = c per tap keeps the
  * accumulator reloads cheap). Below it, K per tap is too short. */
 #define SHIFT_MIN_C 16
+/* Extra floats between its padded channel planes: the GEMM walks k down the channels, and a
+ * pitch of a multiple of 1 KiB (16x16, 32x32 planes) puts every row in the same few L1 sets. */
+#define SHIFT_SKEW 16
 /* Row chunk of the direct dw loop's vector accumulator (on the stack). */
 #define DW_ROW 64
 
@@ -81,14 +84,16 @@ enum cg_status cg_conv2d_init(struct cg_conv2d *p, int c, int h, int w, int oc, 
     d.group = 1;
     d.pw = d.ohw;
     size_t col_floats = 0, tmp_floats = 0, pad_floats = 0;
+    /* (Few output channels stay on the direct loops: G's 64->1 5x5 conv as m = 1 GEMMs on
+     * the views, read in place, measured no faster.) */
+    d.shift = !d.direct && !d.small && stride == 1 && c >= SHIFT_MIN_C && ksize > 1;
     if (!d.direct && !d.small && stride == 1) {
         /* zero-padded x (read by im2col) and dx (gathered by col2im), per thread */
         const size_t H2 = (size_t)h + 2 * (size_t)pad, W2 = (size_t)w + 2 * (size_t)pad;
         if (!cg_mul_ok(H2, W2, &pad_floats) || !cg_mul_ok(pad_floats, 2 * (size_t)c, &pad_floats))
             return CG_FAIL(CG_ERR_INVALID_ARG, "pad=%d: padded planes overflow size_t", pad);
         /* the last tap's view runs ksize-1 floats past the padded x (dropped columns) */
-        pad_floats += (size_t)ksize + QB;
-        d.shift = c >= SHIFT_MIN_C && ksize > 1;
+        pad_floats += (size_t)ksize + QB + (size_t)c * SHIFT_SKEW;
     }
     if (d.small && stride == 1) {
         /* zero-padded x (col) and dy with zero margins (tmp), each with a chunk of slack for
@@ -185,10 +190,11 @@ static float *pad_dx_buf(const struct cg_conv2d *p, unsigned char *tws) {
            (size_t)p->kw + QB;
 }
 
-static void pad_into(const struct cg_conv2d *p, const float *x, float *xp) {
-    const int pad = p->pad, W2 = p->w + 2 * pad, H2 = p->h + 2 * pad;
+/* Channel planes of xp are `pitch` floats apart (>= H2*W2). */
+static void pad_into(const struct cg_conv2d *p, const float *x, float *xp, size_t pitch) {
+    const int pad = p->pad, W2 = p->w + 2 * pad;
     for (int ci = 0; ci < p->c; ci++) {
-        float *pc = xp + (size_t)ci * H2 * W2;
+        float *pc = xp + (size_t)ci * pitch;
         /* only the frame needs zeros; the interior is overwritten row by row */
         memset(pc, 0, sizeof(float) * (size_t)pad * W2);
         memset(pc + (size_t)(pad + p->h) * W2, 0, sizeof(float) * (size_t)pad * W2);
@@ -231,7 +237,8 @@ static void im2col(const struct cg_conv2d *p, const float *x, int p0, int np, fl
                    int ldc, unsigned char *tws) {
     if (p->stride == 1) {
         float *xp = pad_x_buf(p, tws);
-        if (p0 == 0) pad_into(p, x, xp);
+        if (p0 == 0)
+            pad_into(p, x, xp, (size_t)(p->h + 2 * p->pad) * (p->w + 2 * p->pad));
         S1_WALK(p, xp, p0, np, col, ldc, S1_GATHER);
         return;
     }
@@ -566,15 +573,15 @@ static void forward_group(const struct cg_conv2d *p, int i0, int gi, const float
          * pitch H2*W2: y(oc, oh*W2) = sum over taps of w_tap(oc, c) times that view, and the
          * W2 - ow spare columns of each row are dropped. */
         const int W2 = p->w + 2 * p->pad, H2 = p->h + 2 * p->pad, nq = p->oh * W2;
-        const int taps = p->kh * p->kw;
+        const int taps = p->kh * p->kw, pitch = H2 * W2 + SHIFT_SKEW;
         const size_t tap_a = cg_gemm_packed_a_floats(oc, p->c);
         float *xp = pad_x_buf(p, tws);
         for (int g = 0; g < gi; g++) {
-            pad_into(p, x + (i0 + g) * xs, xp);
+            pad_into(p, x + (i0 + g) * xs, xp, (size_t)pitch);
             for (int t = 0; t < taps; t++) {
                 const float *view = xp + (size_t)(t / p->kw) * W2 + (size_t)(t % p->kw);
                 cg_sgemm_pa(oc, nq, p->c, 1.0f, wp + (size_t)t * tap_a, CG_NO_TRANS, view,
-                            H2 * W2, t == 0 ? 0.0f : 1.0f, tmp, nq);
+                            pitch, t == 0 ? 0.0f : 1.0f, tmp, nq);
             }
             float *yi = y + (i0 + g) * ys;
             for (int o = 0; o < oc; o++) {

@@ -345,4 +345,6 @@ Test(conv2d, shifted_view_forward) {
     check_against_ref((struct shape){2, 16, 14, 14, 64, 3, 1, 1}, 2);
     check_threads((struct shape){7, 17, 9, 7, 10, 3, 1, 1});
     check_fd((struct shape){2, 16, 5, 6, 5, 3, 1, 1});
+    /* oc = 5, one row of a register tile and more */
+    check_against_ref((struct shape){3, 21, 8, 7, 5, 3, 1, 0}, 3);
 }
