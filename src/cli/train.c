@@ -223,7 +223,8 @@ static void progress(const struct run_state *r, const cg_catgan_terms *t, double
     }
     char total[32] = "";
     if (r->target_iters > 0) snprintf(total, sizeof total, "/%lld", (long long)r->target_iters);
-    FILE *f = tty ? stderr : stdout;
+    /* --json keeps stdout for the one summary line */
+    FILE *f = (tty || r->opts.json) ? stderr : stdout;
     fprintf(f, "%sit %lld%s  ep %.2f  %s  eta %s  %.0f img/s  d %.4f  g %.4f  H_X %.4f%s%s",
             tty ? "\r\033[K" : "", (long long)r->iter, total, r->epoch, el, et, r->img_per_s,
             (double)t->d_loss, (double)t->g_loss, (double)t->h_x, score,

@@ -145,6 +145,8 @@ Test(cli, moons_train_eval_classify_sample) {
     cr_assert_eq(run("train --data moons --iters 1000 --batch 100 --out %s/moons --json --seed 1",
                      tmpdir), 0, "%s", slurp(err_txt));
     char *o = slurp(out_txt);
+    cr_expect(o[0] == '{' && strchr(o, '\n') == o + strlen(o) - 1,
+              "--json: stdout is exactly one JSON line: %s", o);
     cr_expect(strstr(o, "\"cluster_accuracy\":") != NULL, "%s", o);
     cr_expect(strstr(o, "\"test_error\":null") != NULL, "%s", o);
     const char *acc = strstr(o, "\"cluster_accuracy\":");
