@@ -56,7 +56,10 @@ static enum cg_status conv_lrelu(struct cg_net *n, int oc, int k) {
     return cg_net_lrelu(n, LRELU);
 }
 
-static enum cg_status build_conv(int c, int h, int w, int k, struct cg_net *g, struct cg_net *d) {
+/* fused: G's "upsample x2, conv5x5" pairs as one layer (the default); 0 keeps them apart, the
+ * plain reference the optimised path is tested against (arch "conv-unfused", internal). */
+static enum cg_status build_conv(int c, int h, int w, int k, int fused, struct cg_net *g,
+                                 struct cg_net *d) {
     int p = conv_stages(h, w);
     /* D: conv5x5 32, pool; [conv3x3 64] x2, pool (repeated per extra stage); conv3x3 128;
      * conv1x1 10; fc 128; fc K. All convolutions keep their size. */
@@ -84,8 +87,12 @@ static enum cg_status build_conv(int c, int h, int w, int k, struct cg_net *g, s
      * channel, which is what the PyTorch reference does too (BatchNorm1d on 96*h0*w0). */
     for (int s = 0; s < (p > 0 ? p : 1); s++) {
         /* upsample x2 then conv5x5, fused: the same function with 2.8x fewer FLOPs */
-        if (p > 0) TRY(cg_net_upconv(g, 64, 5));
-        else TRY(cg_net_conv(g, 64, 5, 1, 2));
+        if (p > 0 && fused) {
+            TRY(cg_net_upconv(g, 64, 5));
+        } else {
+            if (p > 0) TRY(cg_net_upsample(g, 2));
+            TRY(cg_net_conv(g, 64, 5, 1, 2));
+        }
         TRY(cg_net_bn(g));
         TRY(cg_net_lrelu(g, LRELU));
     }
@@ -140,7 +147,8 @@ enum cg_status cg_model_build_nets(const char *arch, int c, int h, int w, int k,
                                    struct cg_net *g, struct cg_net *d) {
     cg_net_begin(d, c, h, w, nt);
     cg_net_begin(g, CG_ZDIM, 1, 1, nt);
-    if (strcmp(arch, "conv") == 0) return build_conv(c, h, w, k, g, d);
+    if (strcmp(arch, "conv") == 0) return build_conv(c, h, w, k, 1, g, d);
+    if (strcmp(arch, "conv-unfused") == 0) return build_conv(c, h, w, k, 0, g, d);
     if (strcmp(arch, "pi-mnist") == 0) return build_pi(c, h, w, k, g, d);
     if (strcmp(arch, "mlp2d") == 0) return build_mlp2d(c, h, w, k, g, d);
     return CG_FAIL(CG_ERR_INVALID_ARG, "arch=%s: expected mlp2d, pi-mnist or conv", arch);
