@@ -48,12 +48,6 @@ static const char TRAIN_HELP[] =
 static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig) { stop_signal = sig; }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* ---- options ------------------------------------------------------------------------------ */
 
 static int parse_train(int argc, char **argv, struct run_opts *o) {
@@ -166,17 +160,7 @@ static int mkdir_p(const char *path) {
     return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-static int dir_is_empty(const char *path) {
-    char probe[1100];
-    static const char *names[] = {"checkpoint.cgck", "summary.json", "metrics.csv"};
-    struct stat sb;
-    if (stat(path, &sb) != 0) return 1;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        snprintf(probe, sizeof probe, "%s/%s", path, names[i]);
-        if (stat(probe, &sb) == 0) return 0;
-    }
-    return run_dir_has_entries(path) ? 0 : 1;
-}
+static int dir_is_empty(const char *path) { return !run_dir_has_entries(path); }
 
 static int prepare_out_dir(struct run_opts *o) {
     if (o->resume[0]) {
@@ -235,7 +219,7 @@ static void progress(const struct run_state *r, const cg_catgan_terms *t, double
 /* ---- the loop ----------------------------------------------------------------------------- */
 
 static double eta_of(const struct run_state *r, double t0_session, int64_t it0) {
-    double el = now_s() - t0_session;
+    double el = cg_seconds() - t0_session;
     int64_t done = r->iter - it0;
     double left = INFINITY;
     if (r->target_iters > 0 && done > 0) left = el / done * (double)(r->target_iters - r->iter);
@@ -248,25 +232,25 @@ static double eta_of(const struct run_state *r, double t0_session, int64_t it0) 
 
 static int finished(const struct run_state *r, double t0_session) {
     if (r->target_iters > 0 && r->iter >= r->target_iters) return 1;
-    if (r->opts.time_s > 0 && now_s() - t0_session >= r->opts.time_s) return 1;
+    if (r->opts.time_s > 0 && cg_seconds() - t0_session >= r->opts.time_s) return 1;
     return 0;
 }
 
 static int train_loop(struct run_state *r) {
     const int tty = isatty(STDERR_FILENO) && !r->opts.quiet;
-    const double t0 = now_s(), sec0 = r->seconds;
+    const double t0 = cg_seconds(), sec0 = r->seconds;
     const int64_t it0 = r->iter;
     double step_time = 0, last_draw = 0, data_time = 0;
     if (r->opts.profile && cg_model_profile(r->model, 1) != CG_OK) return CLI_FAILED;
     cg_catgan_terms t = r->last.terms;
     while (!finished(r, t0) && !stop_signal) {
-        double td = now_s();
+        double td = cg_seconds();
         run_fill_batch(r);
-        double ts = now_s();
+        double ts = cg_seconds();
         data_time += ts - td;
         enum cg_status st = cg_model_step(r->model, r->xb, r->opts.labels ? r->xl : NULL,
                                           r->opts.labels ? r->yl : NULL, &t);
-        step_time += now_s() - ts;
+        step_time += cg_seconds() - ts;
         if (st != CG_OK) {
             if (tty) fputc('\n', stderr);
             cli_error("train: %s (the checkpoint in %s is the last finite state)",
@@ -275,7 +259,7 @@ static int train_loop(struct run_state *r) {
         }
         r->iter = cg_model_iteration(r->model);
         r->epoch = (double)r->iter * r->opts.batch / r->ds.train.n;
-        r->seconds = sec0 + (now_s() - t0);
+        r->seconds = sec0 + (cg_seconds() - t0);
         r->img_per_s = step_time > 0 ? (double)(r->iter - it0) * r->opts.batch / step_time : 0;
         r->last.terms = t;
         int log_now = r->iter % r->log_every == 0 || finished(r, t0) || stop_signal;
@@ -283,9 +267,9 @@ static int train_loop(struct run_state *r) {
             if (run_log(r) != 0) return CLI_FAILED;
             if (!r->opts.quiet && !tty) progress(r, &t, eta_of(r, t0, it0), 0, 0);
         }
-        if (tty && (now_s() - last_draw > 0.1 || log_now)) {
+        if (tty && (cg_seconds() - last_draw > 0.1 || log_now)) {
             progress(r, &t, eta_of(r, t0, it0), 1, 0);
-            last_draw = now_s();
+            last_draw = cg_seconds();
         }
     }
     if (tty) progress(r, &t, 0, 1, 1);

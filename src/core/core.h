@@ -61,11 +61,16 @@ float cg_rng_normal(struct cg_rng *r);
  * OpenMP-parallel over n with nt threads, identical results for any nt. */
 void cg_rng_fill_uniform(struct cg_rng *r, float *x, size_t n, float lo, float hi, int nt);
 void cg_rng_fill_normal(struct cg_rng *r, float *x, size_t n, float mean, float std, int nt);
+/* x[i] = U(lo,hi) as element i of (key, stream): the draws of a caller that names its streams
+ * (the model's per-iteration noise z), identical for any nt. */
+void cg_rng_fill_uniform_at(uint64_t key, uint64_t stream, float *x, size_t n, float lo,
+                            float hi, int nt);
 
 /* ---- cpu.c ------------------------------------------------------------------------------- */
 bool cg_cpu_has(enum cg_isa isa);   /* the CPU (and OS) supports it; REF is always true */
 enum cg_isa cg_cpu_best(void);
 const char *cg_cpu_model(void);     /* "AMD EPYC ..." from /proc/cpuinfo, or "unknown" */
+double cg_seconds(void);            /* monotonic clock, for timing */
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,7 @@
  * registers (XCR0) on GCC >= 7.4. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/core.h"
 
@@ -49,4 +50,10 @@ const char *cg_cpu_model(void) {
     }
     fclose(f);
     return model;
+}
+
+double cg_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }

@@ -95,12 +95,17 @@ static uint64_t substream(struct cg_rng *r) {
     return ((uint64_t)o[0] << 32 | o[1]) | 1ull << 63;
 }
 
-void cg_rng_fill_uniform(struct cg_rng *r, float *x, size_t n, float lo, float hi, int nt) {
-    uint64_t s = substream(r), key = r->key;
+void cg_rng_fill_uniform_at(uint64_t key, uint64_t stream, float *x, size_t n, float lo,
+                            float hi, int nt) {
     float span = hi - lo;
     #pragma omp parallel for schedule(static) num_threads(nt) if (n > 65536)
     for (ptrdiff_t i = 0; i < (ptrdiff_t)n; i++)
-        x[i] = lo + span * cg_rng_uniform_at(key, s, (uint64_t)i);
+        x[i] = lo + span * cg_rng_uniform_at(key, stream, (uint64_t)i);
+}
+
+void cg_rng_fill_uniform(struct cg_rng *r, float *x, size_t n, float lo, float hi, int nt) {
+    uint64_t s = substream(r);
+    cg_rng_fill_uniform_at(r->key, s, x, n, lo, hi, nt);
 }
 
 void cg_rng_fill_normal(struct cg_rng *r, float *x, size_t n, float mean, float std, int nt) {

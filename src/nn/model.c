@@ -5,7 +5,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <string.h>
 
 #include "nn/model.h"
@@ -286,12 +285,6 @@ int64_t cg_model_iteration(const cg_model *m) { return m->iter; }
 
 /* ---- profiling ---------------------------------------------------------------------------- */
 
-static double wall(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 enum cg_status cg_model_profile(cg_model *m, int on) {
     if (!on) {
         m->g.prof = m->d.prof = NULL;
@@ -373,12 +366,6 @@ int cg_model_profile_report(const cg_model *m, double data_seconds, char *buf, s
 
 /* ---- the training iteration --------------------------------------------------------------- */
 
-static void fill_uniform(uint64_t key, uint64_t stream, float *x, size_t n, int nt) {
-    #pragma omp parallel for schedule(static) num_threads(nt) if (n > 65536)
-    for (ptrdiff_t i = 0; i < (ptrdiff_t)n; i++)
-        x[i] = 2.0f * cg_rng_uniform_at(key, stream, (uint64_t)i) - 1.0f;
-}
-
 /* Sum of squares in double: finite iff every entry is. */
 static int all_finite(const float *x, size_t n) {
     double s = 0;
@@ -417,12 +404,12 @@ static enum cg_status d_step(struct cg_model *m, cg_catgan_terms *t) {
     if (lab)
         cg_net_forward(d, B, &m->pass_lab, pd, m->state_d, 1, 0, m->key,
                        stream_of(STREAM_NOISE_LAB, m->iter), m->ws);
-    double t0 = m->prof ? wall() : 0;
+    double t0 = m->prof ? cg_seconds() : 0;
     int rc = cg_catgan_d_loss(logits_of(m, &m->pass_real), B, logits_of(m, &m->pass_fake), B,
                               lab ? logits_of(m, &m->pass_lab) : NULL, lab ? m->labels : NULL,
                               lab ? B : 0, m->cfg.k, m->cfg.lambda, t, m->dlogits_real,
                               m->dlogits_fake, lab ? m->dlogits_lab : NULL);
-    if (m->prof) m->t_loss += wall() - t0;
+    if (m->prof) m->t_loss += cg_seconds() - t0;
     if (rc != 0) return (enum cg_status)rc;
     enum cg_status st = check_terms(m, t);
     if (st != CG_OK) return st;
@@ -431,9 +418,9 @@ static enum cg_status d_step(struct cg_model *m, cg_catgan_terms *t) {
     if (lab)
         cg_net_backward(d, B, &m->pass_lab, pd, m->dlogits_lab, m->pd.g, NULL, m->gbuf, m->ws);
     if (!all_finite(m->pd.g, m->pd.n)) return numeric_fail(m, "the gradient of D");
-    t0 = m->prof ? wall() : 0;
+    t0 = m->prof ? cg_seconds() : 0;
     cg_adam_step(&m->opt_d, m->pd.n, m->pd.w, m->pd.g, m->pd.m, m->pd.v, m->cfg.threads);
-    if (m->prof) m->t_adam += wall() - t0;
+    if (m->prof) m->t_adam += cg_seconds() - t0;
     return CG_OK;
 }
 
@@ -444,9 +431,9 @@ static enum cg_status g_step(struct cg_model *m, cg_catgan_terms *t) {
     cg_net_forward(&m->d, B, &m->pass_fake, m->pd.w, m->state_d, 1, 0, m->key,
                    stream_of(STREAM_NOISE_GSTEP, m->iter), m->ws);
     cg_catgan_terms gt;
-    double t0 = m->prof ? wall() : 0;
+    double t0 = m->prof ? cg_seconds() : 0;
     int rc = cg_catgan_g_loss(logits_of(m, &m->pass_fake), B, m->cfg.k, &gt, m->dlogits_fake);
-    if (m->prof) m->t_loss += wall() - t0;
+    if (m->prof) m->t_loss += cg_seconds() - t0;
     if (rc != 0) return (enum cg_status)rc;
     t->h_g = gt.h_g;
     t->g_loss = gt.g_loss;
@@ -457,9 +444,9 @@ static enum cg_status g_step(struct cg_model *m, cg_catgan_terms *t) {
                     m->gbuf, m->ws);
     cg_net_backward(&m->g, B, &m->pass_g, m->pg.w, m->dx_fake, m->pg.g, NULL, m->gbuf, m->ws);
     if (!all_finite(m->pg.g, m->pg.n)) return numeric_fail(m, "the gradient of G");
-    t0 = m->prof ? wall() : 0;
+    t0 = m->prof ? cg_seconds() : 0;
     cg_adam_step(&m->opt_g, m->pg.n, m->pg.w, m->pg.g, m->pg.m, m->pg.v, m->cfg.threads);
-    if (m->prof) m->t_adam += wall() - t0;
+    if (m->prof) m->t_adam += cg_seconds() - t0;
     return CG_OK;
 }
 
@@ -479,8 +466,8 @@ enum cg_status cg_model_step(cg_model *m, const float *x_real, const float *x_la
         memcpy(m->pass_lab.act[0], x_lab, (size_t)B * m->d.in_size * sizeof(float));
     }
     memcpy(m->pass_real.act[0], x_real, (size_t)B * m->d.in_size * sizeof(float));
-    fill_uniform(m->key, stream_of(STREAM_Z, m->iter), m->pass_g.act[0],
-                 (size_t)B * CG_ZDIM, m->cfg.threads);
+    cg_rng_fill_uniform_at(m->key, stream_of(STREAM_Z, m->iter), m->pass_g.act[0],
+                           (size_t)B * CG_ZDIM, -1.0f, 1.0f, m->cfg.threads);
     cg_net_forward(&m->g, B, &m->pass_g, m->pg.w, m->state_g, 1, 1, m->key,
                    stream_of(STREAM_NOISE_G, m->iter), m->ws);
     cg_catgan_terms t;
@@ -539,8 +526,8 @@ enum cg_status cg_model_generate(cg_model *m, int n, uint64_t seed, float *out) 
     for (int s = 0; s < n; s += B) {
         int nb = n - s < B ? n - s : B;
         /* a full batch keeps BN statistics comparable to training; keep the first nb */
-        fill_uniform(r.key, stream_of(STREAM_GENERATE, s), m->pass_g.act[0],
-                     (size_t)B * CG_ZDIM, m->cfg.threads);
+        cg_rng_fill_uniform_at(r.key, stream_of(STREAM_GENERATE, s), m->pass_g.act[0],
+                               (size_t)B * CG_ZDIM, -1.0f, 1.0f, m->cfg.threads);
         cg_net_forward(&m->g, B, &m->pass_g, m->pg.w, m->state_g, 1, 0, m->key, 0, m->ws);
         memcpy(out + (size_t)s * osz, m->pass_g.act[m->g.nlayers],
                (size_t)nb * osz * sizeof(float));

@@ -3,7 +3,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "nn/net.h"
 
@@ -267,12 +266,6 @@ void cg_layer_describe(const struct cg_layer *l, char *buf, size_t cap) {
     }
 }
 
-static double wall(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* ---- forward / backward ------------------------------------------------------------------ */
 
 static uint64_t layer_stream(uint64_t stream, int i) { return stream ^ ((uint64_t)i << 48); }
@@ -286,7 +279,7 @@ void cg_net_forward(const struct cg_net *net, int n, struct cg_pass *p, const fl
         const float *x = p->act[i];
         float *y = p->act[i + 1];
         size_t count = (size_t)n * l->out_size;
-        double t0 = net->prof ? wall() : 0;
+        double t0 = net->prof ? cg_seconds() : 0;
         switch (l->kind) {
         case CG_LAYER_LINEAR:
             cg_linear_forward(&l->u.lin, n, x, w + l->w_off, w + l->b_off, y);
@@ -327,7 +320,7 @@ void cg_net_forward(const struct cg_net *net, int n, struct cg_pass *p, const fl
             break;
         }
         if (net->prof) {
-            net->prof->fwd[i] += wall() - t0;
+            net->prof->fwd[i] += cg_seconds() - t0;
             net->prof->n_fwd[i] += n;
         }
     }
@@ -340,18 +333,13 @@ static void layer_backward(const struct cg_net *net, int i, int n, struct cg_pas
  * each gets its own time; every layer computes the two independently, so the bits agree. */
 static void timed_backward(const struct cg_net *net, int i, int n, struct cg_pass *p,
                            const float *w, const float *dy, float *dx, float *dw, void *ws) {
-    double t0 = wall();
+    double t0 = cg_seconds();
     if (dx) layer_backward(net, i, n, p, w, dy, dx, NULL, ws);
-    double t1 = wall();
+    double t1 = cg_seconds();
     if (dw) layer_backward(net, i, n, p, w, dy, NULL, dw, ws);
     net->prof->bwd_data[i] += t1 - t0;
-    net->prof->bwd_w[i] += wall() - t1;
+    net->prof->bwd_w[i] += cg_seconds() - t1;
     net->prof->n_bwd[i] += n;
-}
-
-static void add_into(size_t count, const float *dy, float *dx, int nt) {
-    #pragma omp parallel for schedule(static) num_threads(nt) if (count > 65536)
-    for (ptrdiff_t j = 0; j < (ptrdiff_t)count; j++) dx[j] += dy[j];
 }
 
 static void layer_backward(const struct cg_net *net, int i, int n, struct cg_pass *p,
@@ -390,7 +378,7 @@ static void layer_backward(const struct cg_net *net, int i, int n, struct cg_pas
         if (dx) cg_sigmoid_backward(count, y, dy, dx, nt);
         break;
     case CG_LAYER_NOISE:
-        if (dx) add_into(count, dy, dx, nt);
+        if (dx) cg_gauss_noise_backward(count, dy, dx, nt);
         break;
     }
 }
