@@ -33,4 +33,7 @@ struct cg_model {
 enum cg_status cg_model_build_nets(const char *arch, int c, int h, int w, int k, int nt,
                                    struct cg_net *g, struct cg_net *d);
 
+/* Adam step of G relative to D's for an architecture (two time-scales, see arch.c). */
+float cg_model_g_lr_ratio(const char *arch);
+
 #endif
