@@ -102,6 +102,9 @@ CG_API const struct cg_model_config *cg_model_config_of(const cg_model *m);
 CG_API size_t cg_model_bytes(const cg_model *m);     /* the planned block */
 CG_API size_t cg_model_param_count(const cg_model *m, int which /* 0 G, 1 D */);
 CG_API int64_t cg_model_iteration(const cg_model *m);
+/* Scales both Adam steps to scale * their configured values from the next step on (a
+ * learning-rate schedule lives in the caller); scale must be finite and >= 0. */
+CG_API enum cg_status cg_model_set_lr_scale(cg_model *m, float scale);
 /* One training iteration (CONTRACT.md "One training iteration"): x_real (B, c*h*w); x_lab and
  * y_lab (B) only when cfg.labelled. The noise z and every other random draw are functions of
  * (seed, iteration), so a resumed model continues exactly. CG_ERR_NUMERIC (nothing updated

@@ -149,6 +149,14 @@ size_t cg_model_bytes(const cg_model *m) { return m->block_bytes; }
 size_t cg_model_param_count(const cg_model *m, int which) { return which ? m->pd.n : m->pg.n; }
 int64_t cg_model_iteration(const cg_model *m) { return m->iter; }
 
+enum cg_status cg_model_set_lr_scale(cg_model *m, float scale) {
+    if (!(scale >= 0.0f) || !isfinite(scale))
+        return CG_FAIL(CG_ERR_INVALID_ARG, "lr scale=%g must be finite and >= 0", scale);
+    m->opt_d.lr = m->cfg.lr * scale;
+    m->opt_g.lr = m->cfg.lr_g * scale;
+    return CG_OK;
+}
+
 /* ---- profiling ---------------------------------------------------------------------------- */
 
 enum cg_status cg_model_profile(cg_model *m, int on) {

@@ -216,6 +216,33 @@ Test(model, step_is_deterministic_and_moves_both_nets) {
     cg_model_destroy(b);
 }
 
+/* A zero scale freezes both nets (G and D); a restored scale moves them again; a negative or
+ * NaN scale is refused. */
+Test(model, lr_scale_zero_freezes_and_one_restores) {
+    struct cg_model_config c = small_cfg("mlp2d", 0);
+    cg_model *m;
+    cr_assert_eq(cg_model_create(&c, &m), CG_OK);
+    float x[32];
+    int32_t y[16];
+    two_blobs(x, y, 16, 3);
+    cr_assert_eq(cg_model_set_lr_scale(m, -1.0f), CG_ERR_INVALID_ARG);
+    cr_assert_eq(cg_model_set_lr_scale(m, NAN), CG_ERR_INVALID_ARG);
+    cr_assert_eq(cg_model_set_lr_scale(m, 0.0f), CG_OK);
+    float *g0 = t_alloc(m->pg.n), *d0 = t_alloc(m->pd.n);
+    memcpy(g0, m->pg.w, m->pg.n * sizeof(float));
+    memcpy(d0, m->pd.w, m->pd.n * sizeof(float));
+    cr_assert_eq(cg_model_step(m, x, NULL, NULL, NULL), CG_OK);
+    cr_assert_eq(memcmp(g0, m->pg.w, m->pg.n * sizeof(float)), 0, "G moved at scale 0");
+    cr_assert_eq(memcmp(d0, m->pd.w, m->pd.n * sizeof(float)), 0, "D moved at scale 0");
+    cr_assert_eq(cg_model_set_lr_scale(m, 1.0f), CG_OK);
+    cr_assert_eq(cg_model_step(m, x, NULL, NULL, NULL), CG_OK);
+    cr_assert_gt(t_max_abs_diff(g0, m->pg.w, m->pg.n), 0);
+    cr_assert_gt(t_max_abs_diff(d0, m->pd.w, m->pd.n), 0);
+    cg_free(g0);
+    cg_free(d0);
+    cg_model_destroy(m);
+}
+
 /* Semi-supervised on two separable blobs: the supervised term's sign is right when D learns
  * the labels quickly (NOTES.md: 100% within 50 iterations). */
 Test(model, labelled_training_learns_two_blobs) {
