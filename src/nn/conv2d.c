@@ -8,6 +8,7 @@
 
 #include "nn/conv2d.h"
 #include "simd/gemm.h"
+#include "simd/kernels.h"
 
 /* About 1 MiB of im2col per thread (one Zen 4 L2): the panel is written and then streamed
  * into the GEMM's packing while it is still in cache. */
@@ -32,10 +33,14 @@
 /* Row chunk of the direct dw loop's vector accumulator (on the stack). */
 #define DW_ROW 64
 
+/* Padded input planes the direct forward reads per pass over the rows: 24 KiB, half an L1. */
+#define L1_PLANES_FLOATS 6144
+
 /* Output-row chunk of the direct stride-1 loops: QB sums live in registers across all taps. */
 #define QB 32
 
 static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) { return a > b ? a : b; }
 
 /* Floats per output channel of the margin-padded dy of padded_backward: kh-1 rows and kw-1
  * zeros in front, the (oh, W2) rows, kh-1 rows behind, and a chunk of slack. */
@@ -131,7 +136,10 @@ enum cg_status cg_conv2d_init(struct cg_conv2d *p, int c, int h, int w, int oc, 
     d.col_bytes = cg_align_up(bytes);
     d.tmp_bytes = cg_align_up(tmp_floats * sizeof(float));
     d.pad_bytes = cg_align_up(pad_floats * sizeof(float));
-    d.thread_bytes = d.col_bytes + d.tmp_bytes + d.pad_bytes;
+    /* the small path's tap tables (tap_tables) */
+    d.off_bytes = d.small && stride == 1
+                      ? cg_align_up(((size_t)ck + (size_t)oc * kk) * sizeof(ptrdiff_t)) : 0;
+    d.thread_bytes = d.col_bytes + d.tmp_bytes + d.pad_bytes + d.off_bytes;
     size_t all;
     if (!cg_mul_ok(d.thread_bytes, (size_t)nt, &all) ||
         !cg_mul_ok((size_t)oc * (size_t)ck * sizeof(float) + CG_ALIGN, CG_CONV_SHARDS + 1,
@@ -444,111 +452,94 @@ static void small_dw(const struct cg_conv2d *p, const float *dy, const float *x,
 }
 
 /* Stride 1, padded layout: with x zero-padded to (H2, W2), output pixel (oy, ox) of tap
- * (ci,ki,kj) reads xp[tap + oy*W2 + ox], tap = (ci*H2 + ki)*W2 + kj, with no bounds test.
- * Each output row is computed in chunks of QB columns whose sums stay in registers over all
- * c*k*k taps (one load and one multiply-add per tap and vector, no store until the end); the
- * lanes past the row read the slack or the next row and are dropped. */
+ * (ci,ki,kj) reads xp[tap + oy*W2 + ox], tap = (ci*H2 + ki)*W2 + kj, with no bounds test, so
+ * one table of tap offsets serves every output row: the dconv kernels keep a block of row
+ * chunks' sums in registers over all c*k*k taps (one load and one FMA per tap and vector). */
 static void pad_image(const struct cg_conv2d *p, const float *x, float *xp) {
+    const struct cg_dconv_kernels *K = &cg_kernels()->dconv;
     const int pad = p->pad, W2 = p->w + 2 * pad, H2 = p->h + 2 * pad;
-    memset(xp, 0, sizeof(float) * ((size_t)p->c * H2 * W2 + QB));
+    for (int ci = 0; ci < p->c; ci++) {
+        float *pl = xp + (size_t)ci * H2 * W2;
+        memset(pl, 0, sizeof(float) * (size_t)pad * W2);
+        K->padrows((size_t)p->h, (size_t)p->w, (size_t)pad, (size_t)W2,
+                   x + (size_t)ci * p->h * p->w, (size_t)p->w, pl + (size_t)pad * W2);
+        memset(pl + (size_t)(pad + p->h) * W2, 0, sizeof(float) * (size_t)pad * W2);
+    }
+    memset(xp + (size_t)p->c * H2 * W2, 0, sizeof(float) * QB);
+}
+
+/* The thread's tap tables: forward offsets into the padded x in (ci, ki, kj) order (the
+ * weights' order; dw reads x with them too), then the adjoint's offsets into the
+ * margin-padded dy in (o, ki, kj) order: o*L - (ki*W2 + kj). */
+static ptrdiff_t *tap_tables(const struct cg_conv2d *p, unsigned char *tws) {
+    ptrdiff_t *off = (ptrdiff_t *)(tws + p->col_bytes + p->tmp_bytes + p->pad_bytes);
+    const int k = p->kh, W2 = p->w + 2 * p->pad, H2 = p->h + 2 * p->pad;
+    const ptrdiff_t L = (ptrdiff_t)dy_plane(k, (size_t)H2, (size_t)W2);
+    ptrdiff_t *o1 = off, *o2 = off + p->ck;
     for (int ci = 0; ci < p->c; ci++)
-        for (int iy = 0; iy < p->h; iy++)
-            memcpy(xp + ((size_t)ci * H2 + iy + pad) * W2 + pad,
-                   x + ((size_t)ci * p->h + iy) * p->w, sizeof(float) * p->w);
-}
-
-static size_t tap_offset(const struct cg_conv2d *p, int ci, int ki, int kj) {
-    const size_t W2 = (size_t)p->w + 2 * p->pad, H2 = (size_t)p->h + 2 * p->pad;
-    return ((size_t)ci * H2 + ki) * W2 + kj;
-}
-
-/* acc[0..QB) = sum over the taps t of wt[t] * src[off(t) + j], taps in (ci, ki, kj) order
- * (sign -1: src[-off(t) + j], for the adjoint). Summed from 0 in tap order, as y = sum w x. */
-static inline void chunk_dot(const struct cg_conv2d *p, int nc, size_t cstride, const float *wt,
-                             const float *src, int sign, float *restrict acc) {
-    const int kh = p->kh, kw = p->kw;
-    const size_t W2 = (size_t)p->w + 2 * p->pad;
-    for (int j = 0; j < QB; j++) acc[j] = 0.0f;
-    for (int ci = 0; ci < nc; ci++)
-        for (int ki = 0; ki < kh; ki++)
-            for (int kj = 0; kj < kw; kj++) {
-                const float wv = *wt++;
-                const ptrdiff_t off = (ptrdiff_t)(ci * cstride + ki * W2 + kj);
-                const float *xs = src + (sign > 0 ? off : -off);
-                for (int j = 0; j < QB; j++) acc[j] += wv * xs[j];
-            }
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < p->kw; kj++) *o1++ = ((ptrdiff_t)ci * H2 + ki) * W2 + kj;
+    for (int o = 0; o < p->oc; o++)
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < p->kw; kj++) *o2++ = o * L - ((ptrdiff_t)ki * W2 + kj);
+    return off;
 }
 
 static void padded_forward(const struct cg_conv2d *p, const float *x, const float *w,
                            const float *b, float *y, unsigned char *tws) {
-    const int W2 = p->w + 2 * p->pad, H2 = p->h + 2 * p->pad, ow = p->ow;
+    const struct cg_dconv_kernels *K = &cg_kernels()->dconv;
+    const int W2 = p->w + 2 * p->pad, H2 = p->h + 2 * p->pad, ow = p->ow, kk = p->kh * p->kw;
+    const int tc = imax(1, L1_PLANES_FLOATS / (H2 * W2));
     float *xp = (float *)tws;
-    float acc[QB];
+    const ptrdiff_t *off = tap_tables(p, tws);
     pad_image(p, x, xp);
     for (int o = 0; o < p->oc; o++) {
-        const float *wo = w + (size_t)o * p->ck;
+        float *yo = y + (size_t)o * p->ohw;
         const float bo = b ? b[o] : 0.0f;
-        for (int oy = 0; oy < p->oh; oy++) {
-            float *yr = y + ((size_t)o * p->oh + oy) * ow;
-            for (int ox = 0; ox < ow; ox += QB) {
-                chunk_dot(p, p->c, (size_t)H2 * W2, wo, xp + (size_t)oy * W2 + ox, 1, acc);
-                for (int j = 0; j < imin(QB, ow - ox); j++) yr[ox + j] = acc[j] + bo;
-            }
+        for (int i = 0; i < p->ohw; i++) yo[i] = bo;
+        /* channel groups: each group's planes stay in L1 while every row block reads them
+         * (all 64 planes of G's output conv are 256 KiB, re-read per block from L2) */
+        for (int c0 = 0; c0 < p->c; c0 += tc) {
+            const size_t t0 = (size_t)c0 * kk, nt = (size_t)imin(tc, p->c - c0) * kk;
+            for (int ox = 0; ox < ow; ox += CG_TAPS_MAX_N)
+                K->taps((size_t)p->oh, (size_t)imin(CG_TAPS_MAX_N, ow - ox), nt,
+                        w + (size_t)o * p->ck + t0, off + t0, xp + ox, (size_t)W2, yo + ox,
+                        (size_t)ow);
         }
     }
 }
 
 /* dx and dw of padded_forward for one image. dy is laid out W2 wide with zero margins
  * (dy_plane), so dx(ci, iy, ix) = sum over (o, ki, kj) of w * dy at padded pixel
- * (iy+pad-ki, ix+pad-kj) reads zeros wherever that pixel is outside dy: a gather in chunks,
- * like the forward. Each dw tap is a dot product in 8 independent lanes. */
+ * (iy+pad-ki, ix+pad-kj) reads zeros wherever that pixel is outside dy: the forward's row
+ * kernel again, over the adjoint's taps and wt = w regrouped per input channel as (c, oc, k,
+ * k). Each dw tap is one dot product of dy with a shifted view of the padded x. */
 static void padded_backward(const struct cg_conv2d *p, const float *dy, const float *x,
-                            const float *w, float *dx, float *part, unsigned char *tws) {
+                            const float *wt, float *dx, float *part, unsigned char *tws) {
+    const struct cg_dconv_kernels *K = &cg_kernels()->dconv;
     const int k = p->kh, pad = p->pad, W2 = p->w + 2 * pad, H2 = p->h + 2 * pad;
-    const int nq = (p->oh - 1) * W2 + p->ow, oc = p->oc;
+    const int nq = (p->oh - 1) * W2 + p->ow, oc = p->oc, kk = k * p->kw;
     const size_t front = (size_t)(k - 1) * W2 + (size_t)(k - 1), L = dy_plane(k, H2, W2);
     float *xp = (float *)tws, *dyp = (float *)(tws + p->col_bytes);
+    const ptrdiff_t *off = tap_tables(p, tws);
     memset(dyp, 0, sizeof(float) * (size_t)oc * L);
     for (int o = 0; o < oc; o++)
         for (int oy = 0; oy < p->oh; oy++)
             memcpy(dyp + o * L + front + (size_t)oy * W2, dy + ((size_t)o * p->oh + oy) * p->ow,
                    sizeof(float) * p->ow);
     if (dx) {
-        float acc[QB];
-        /* dx(ci) gathers over (o, ki, kj): one "channel" per o, L floats apart */
+        const float *base = dyp + front + (size_t)pad * W2 + pad;
         for (int ci = 0; ci < p->c; ci++)
-            for (int iy = 0; iy < p->h; iy++) {
-                float *dr = dx + ((size_t)ci * p->h + iy) * p->w;
-                for (int ix = 0; ix < p->w; ix += QB) {
-                    const size_t r = (size_t)(iy + pad) * W2 + (size_t)(ix + pad);
-                    float sum[QB] = {0};
-                    for (int o = 0; o < oc; o++) {
-                        const float *wo = w + ((size_t)o * p->c + ci) * k * k;
-                        chunk_dot(p, 1, 0, wo, dyp + o * L + front + r, -1, acc);
-                        for (int j = 0; j < QB; j++) sum[j] += acc[j];
-                    }
-                    for (int j = 0; j < imin(QB, p->w - ix); j++) dr[ix + j] += sum[j];
-                }
-            }
+            for (int ix = 0; ix < p->w; ix += CG_TAPS_MAX_N)
+                K->taps((size_t)p->h, (size_t)imin(CG_TAPS_MAX_N, p->w - ix),
+                        (size_t)oc * kk, wt + (size_t)ci * oc * kk, off + p->ck, base + ix,
+                        (size_t)W2, dx + (size_t)ci * p->h * p->w + ix, (size_t)p->w);
     }
     if (!part) return;
     pad_image(p, x, xp);
-    for (int o = 0; o < oc; o++) {
-        const float *go = dyp + o * L + front;
-        float *po = part + (size_t)o * p->ck;
-        for (int ci = 0; ci < p->c; ci++)
-            for (int ki = 0; ki < k; ki++)
-                for (int kj = 0; kj < p->kw; kj++) {
-                    const float *xs = xp + tap_offset(p, ci, ki, kj);
-                    float a8[8] = {0};
-                    int q = 0;
-                    for (; q + 8 <= nq; q += 8)
-                        for (int j = 0; j < 8; j++) a8[j] += go[q + j] * xs[q + j];
-                    for (; q < nq; q++) a8[0] += go[q] * xs[q];
-                    *po++ += ((a8[0] + a8[1]) + (a8[2] + a8[3])) +
-                             ((a8[4] + a8[5]) + (a8[6] + a8[7]));
-                }
-    }
+    for (int o = 0; o < oc; o++)
+        K->dots((size_t)nq, (size_t)p->ck, off, dyp + o * L + front, xp,
+                part + (size_t)o * p->ck);
 }
 
 /* y for images [i0, i0+gi) (one GEMM group). */
@@ -659,7 +650,7 @@ static void backward_range(const struct cg_conv2d *p, int i0, int i1, const floa
             if (part && beta == 0.0f) memset(part, 0, sizeof(float) * (size_t)oc * ck);
             beta = 1.0f;
             if (p->stride == 1) {
-                padded_backward(p, dy + i * ys, x + i * xs, w, dx ? dx + i * xs : NULL, part,
+                padded_backward(p, dy + i * ys, x + i * xs, wt, dx ? dx + i * xs : NULL, part,
                                 tws);
                 continue;
             }
@@ -713,6 +704,15 @@ static void backward_range(const struct cg_conv2d *p, int i0, int i1, const floa
     }
 }
 
+/* w (oc, c, k, k) -> (c, oc, k, k): the adjoint's taps for one input channel, contiguous. */
+static void regroup_per_channel(const struct cg_conv2d *p, const float *w, float *wt) {
+    const size_t kk = (size_t)p->kh * p->kw;
+    for (int ci = 0; ci < p->c; ci++)
+        for (int o = 0; o < p->oc; o++)
+            memcpy(wt + ((size_t)ci * p->oc + o) * kk, w + ((size_t)o * p->c + ci) * kk,
+                   kk * sizeof(float));
+}
+
 void cg_conv2d_backward(const struct cg_conv2d *p, int n, const float *dy, const float *x,
                         const float *w, float *dx, float *dw, float *db, void *ws) {
     const int oc = p->oc, ohw = p->ohw, nt = p->nt;
@@ -732,6 +732,7 @@ void cg_conv2d_backward(const struct cg_conv2d *p, int n, const float *dy, const
     if (!dx && !dw) return;
     float *wt = packed_w_buf(p, ws);
     if (dx && !p->small) cg_gemm_pack_a(CG_TRANS, p->ck, oc, w, p->ck, wt);
+    if (dx && p->small && p->stride == 1) regroup_per_channel(p, w, wt);
     if (dw) {
         const int S = n_shards(n);
         const size_t pstride = part_bytes(p) / sizeof(float), nw = (size_t)oc * p->ck;

@@ -26,6 +26,7 @@ struct cg_conv2d {
     int pw;       /* output pixels per panel (im2col tile) when group == 1 */
     size_t col_bytes, tmp_bytes;   /* per-thread im2col panel and grouped output/dy panel */
     size_t pad_bytes;              /* per-thread zero-padded x and dx (stride-1 GEMM path) */
+    size_t off_bytes;              /* per-thread tap offset tables (small, stride 1) */
     size_t thread_bytes;           /* their sum; each a 64-byte multiple */
 };
 

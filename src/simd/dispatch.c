@@ -55,6 +55,7 @@ enum cg_status cg_init(const struct cg_init_opts *opts) {
     cg_gemm_kernels_select(&k.gemm, isa);
     cg_vec_kernels_select(&k.vec, isa);
     cg_softmax_kernels_select(&k.softmax, isa);
+    cg_dconv_kernels_select(&k.dconv, isa);
     table = k;
     return CG_OK;
 }

@@ -8,6 +8,7 @@
 #include "simd/gemm.h"
 #include "simd/vec.h"
 #include "simd/softmax.h"
+#include "simd/dconv.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -19,6 +20,7 @@ struct cg_kernels {
     struct cg_gemm_kernels gemm;
     struct cg_vec_kernels vec;
     struct cg_softmax_kernels softmax;
+    struct cg_dconv_kernels dconv;
 };
 
 /* The active table; initialises with cg_init(NULL) on first use. */

@@ -154,6 +154,9 @@ Test(conv2d, matches_direct_convolution) {
 Test(conv2d, panels_direct_and_groups) {
     check_against_ref((struct shape){2, 27, 20, 20, 4, 5, 1, 2}, 2);
     check_against_ref((struct shape){3, 27, 21, 19, 3, 5, 1, 1}, 1);
+    /* rows wider than the direct kernels' 32-column chunk (37 = 32 + 5; 70 = 2 x 32 + 6) */
+    check_against_ref((struct shape){2, 3, 5, 37, 2, 3, 1, 1}, 2);
+    check_against_ref((struct shape){1, 2, 4, 70, 1, 5, 1, 2}, 1);
     /* the same with oc > 4, so they take the GEMM path: panels ending mid-row, in order */
     check_against_ref((struct shape){2, 27, 20, 20, 6, 5, 1, 2}, 2);
     check_against_ref((struct shape){3, 27, 21, 19, 5, 5, 1, 1}, 1);
