@@ -3,6 +3,7 @@
 #include <limits.h>
 
 #include "nn/pool.h"
+#include "simd/kernels.h"
 
 enum cg_status cg_maxpool_init(struct cg_maxpool *p, int c, int h, int w, int k, int stride,
                                int pad, int nt) {
@@ -62,6 +63,13 @@ static void interior_row(const struct cg_maxpool *p, const float *xp, int oy, in
                          float *restrict yr, int32_t *restrict ar) {
     const int w = p->w, k = p->k, s = p->stride, pad = p->pad, y0 = oy * s - pad;
     const float *row = xp + (size_t)y0 * w;
+    if (k == 3 && s == 2) {
+        /* the nets' pools: vectorised, same rule and order (src/simd/dconv.h) */
+        const int j0 = ox0 * s - pad;
+        cg_kernels()->dconv.maxpool3s2((size_t)(ox1 - ox0), row + j0, (size_t)w, y0 * w + j0,
+                                       yr + ox0, ar + ox0);
+        return;
+    }
     if (k == 3) {
         const int w2 = 2 * w;
         for (int ox = ox0; ox < ox1; ox++) {

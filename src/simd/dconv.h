@@ -5,6 +5,7 @@
 #define CG_SIMD_DCONV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/core.h"
 
@@ -20,6 +21,10 @@ extern "C" {
  *  dots  for t < ntaps:  out[t] += sum_{q < n} g[q] * x[off[t] + q]
  *  padrows  for r < rows: dst[r*ld_out + (0..ld_out)] = lpad zeros, src[r*lds + (0..n)], then
  *        zeros up to ld_out (lpad + n <= ld_out): one zero-padded row per input row
+ *  maxpool3s2  n interior outputs of a 3x3 stride-2 max pool: output i's window is rows
+ *        x[0..3) (w floats apart) and columns [2i, 2i+3); y[i] = its first maximum in
+ *        row-major order (v is taken over m when !(v <= m) and v is not NaN, so NaN wins only
+ *        an all-NaN window), am[i] = idx0 + 2i + its offset ki*w + kj. Bit-exact across ISAs.
  * The ref sums in tap (resp. q) order without FMA; the SIMD variants use FMA and lane-wise
  * partial sums, so they agree with ref to rounding, not bit for bit. Reads only the elements
  * named above (masked tails): no slack is needed past the rows. */

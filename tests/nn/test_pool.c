@@ -80,6 +80,8 @@ Test(maxpool, matches_direct_scan) {
     check_forward_backward((struct pshape){2, 3, 7, 9, 3, 1, 0}, 2);
     check_forward_backward((struct pshape){1, 1, 5, 4, 5, 3, 2}, 1);
     check_forward_backward((struct pshape){2, 2, 1, 1, 1, 1, 0}, 1);
+    /* interior rows longer than one 16-lane block of the vectorised 3x3 s2 pool */
+    check_forward_backward((struct pshape){1, 2, 9, 71, 3, 2, 1}, 2);
 }
 
 Test(maxpool, nan_never_wins) {

@@ -123,6 +123,45 @@ static void check_padrows(const struct cg_dconv_kernels *k, size_t rows, size_t 
     cg_free(dst);
 }
 
+/* Against the ref bit for bit (values and argmax), and the ref against a plain scan, on data
+ * with ties (values on a coarse grid), NaNs and signed zeros. */
+static void check_maxpool(const struct cg_dconv_kernels *k, size_t n, uint64_t seed) {
+    const size_t w = 2 * n + 3, len = 3 * w;
+    float *x = t_alloc(len), *y1 = t_alloc(n + 8), *y2 = t_alloc(n + 8);
+    int32_t a1[48], a2[48];
+    t_fill(x, len, -3.0f, 3.0f, seed);
+    for (size_t i = 0; i < len; i++) {
+        x[i] = floorf(x[i]);   /* ties are common: the first maximum must win */
+        if (i % 7 == 3) x[i] = NAN;
+        if (i % 11 == 5) x[i] = -0.0f;
+    }
+    for (size_t i = 0; i < 3; i++) x[i * w] = x[i * w + 1] = x[i * w + 2] = NAN; /* all-NaN */
+    for (size_t i = 0; i < n + 8; i++) y1[i] = y2[i] = SENTINEL;
+    struct cg_dconv_kernels r;
+    cg_dconv_kernels_select(&r, CG_ISA_REF);
+    r.maxpool3s2(n, x, w, 100, y1, a1);
+    k->maxpool3s2(n, x, w, 100, y2, a2);
+    for (size_t i = 0; i < n; i++) {
+        float m = NAN;
+        int32_t b = -1;
+        for (int ki = 0; ki < 3; ki++)
+            for (int kj = 0; kj < 3; kj++) {
+                float v = x[ki * w + 2 * i + kj];
+                if (!isnan(v) && (isnan(m) || v > m)) { m = v; b = (int32_t)(ki * w + kj); }
+            }
+        if (b < 0) b = 0;   /* all NaN: the window's first cell */
+        cr_assert_eq(a1[i], 100 + (int32_t)(2 * i) + b, "ref argmax n=%zu i=%zu", n, i);
+        cr_assert(memcmp(&y1[i], &y2[i], sizeof(float)) == 0 && a1[i] == a2[i],
+                  "%s maxpool3s2 n=%zu i=%zu: %g@%d vs ref %g@%d", cg_isa_name(k->isa), n, i,
+                  y2[i], a2[i], y1[i], a1[i]);
+    }
+    for (size_t i = n; i < n + 8; i++)
+        cr_assert_eq(y2[i], SENTINEL, "%s maxpool3s2: wrote past y", cg_isa_name(k->isa));
+    cg_free(x);
+    cg_free(y1);
+    cg_free(y2);
+}
+
 static void check_all(enum cg_isa isa) {
     struct cg_dconv_kernels k = table(isa);
     static const size_t rows[] = {1, 2, 3, 4, 5, 7, 9};
@@ -141,6 +180,9 @@ static void check_all(enum cg_isa isa) {
         for (size_t b = 0; b < sizeof pp / sizeof pp[0]; b++)
             for (size_t c = 0; c < sizeof pp / sizeof pp[0]; c++)
                 check_padrows(&k, 3, pn[a], pp[b], pp[c]);
+    static const size_t mn[] = {1, 2, 7, 13, 15, 16, 17, 31, 33, 40};
+    for (size_t a = 0; a < sizeof mn / sizeof mn[0]; a++)
+        for (uint64_t sd = 1; sd <= 3; sd++) check_maxpool(&k, mn[a], sd);
 }
 
 Test(dconv, ref_against_double) { check_all(CG_ISA_REF); }

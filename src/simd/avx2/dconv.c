@@ -98,3 +98,9 @@ void cg_f32_padrows__avx2(size_t rows, size_t n, size_t lpad, size_t ld_out, con
         }
     }
 }
+
+/* No 8-lane deinterleave as cheap as AVX-512's two-source permute: the ref's scalar scan. */
+void cg_f32_maxpool3s2__avx2(size_t n, const float *x, size_t w, int32_t idx0, float *y,
+                             int32_t *am) {
+    cg_f32_maxpool3s2__ref(n, x, w, idx0, y, am);
+}

@@ -96,3 +96,48 @@ void cg_f32_padrows__avx512(size_t rows, size_t n, size_t lpad, size_t ld_out,
         }
     }
 }
+
+/* 16 outputs at a time: each window row is two masked 16-float loads deinterleaved into the
+ * even (kj = 0), odd (kj = 1) and next-even (kj = 2) columns; the nine candidates are then
+ * taken in row-major order with the ref's rule, as lane-wise blends. */
+void cg_f32_maxpool3s2__avx512(size_t n, const float *x, size_t w, int32_t idx0, float *y,
+                               int32_t *am) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
+                                         30);
+    const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+    const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                               11, 12, 13, 14, 15), 1);
+    for (size_t i = 0; i < n; i += 16) {
+        const size_t left = n - i, cols = 2 * (left < 16 ? left : 16) + 1; /* floats read */
+        const __mmask16 ka = lanes(cols, 0), kb = lanes(cols, 16), kc = lanes(cols - 2, 0),
+                        kd = lanes(cols - 2, 16);
+        __m512 m = _mm512_setzero_ps();
+        __m512i b = _mm512_setzero_si512();
+        for (int ki = 0; ki < 3; ki++) {
+            const float *q = x + (size_t)ki * w + 2 * i;
+            const __m512 a0 = _mm512_maskz_loadu_ps(ka, q), a1 = _mm512_maskz_loadu_ps(kb, q + 16);
+            const __m512 c0 = _mm512_maskz_loadu_ps(kc, q + 2);
+            const __m512 c1 = _mm512_maskz_loadu_ps(kd, q + 18);
+            const __m512 v3[3] = {_mm512_permutex2var_ps(a0, ev, a1),
+                                  _mm512_permutex2var_ps(a0, od, a1),
+                                  _mm512_permutex2var_ps(c0, ev, c1)};
+            for (int kj = 0; kj < 3; kj++) {
+                const __m512 v = v3[kj];
+                const int32_t off = (int32_t)((size_t)ki * w + (size_t)kj);
+                if (ki == 0 && kj == 0) {
+                    m = v;
+                    continue;
+                }
+                const __mmask16 take = _mm512_cmp_ps_mask(v, m, _CMP_NLE_UQ) &
+                                       _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+                m = _mm512_mask_blend_ps(take, m, v);
+                b = _mm512_mask_blend_epi32(take, b, _mm512_set1_epi32(off));
+            }
+        }
+        const __mmask16 ko = lanes(left, 0);
+        _mm512_mask_storeu_ps(y + i, ko, m);
+        const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(idx0 + (int32_t)(2 * i)),
+                                             _mm512_add_epi32(lane2, b));
+        _mm512_mask_storeu_epi32(am + i, ko, idx);
+    }
+}

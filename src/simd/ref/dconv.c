@@ -34,3 +34,21 @@ void cg_f32_padrows__ref(size_t rows, size_t n, size_t lpad, size_t ld_out, cons
         for (size_t j = lpad + n; j < ld_out; j++) d[j] = 0.0f;
     }
 }
+
+void cg_f32_maxpool3s2__ref(size_t n, const float *x, size_t w, int32_t idx0, float *y,
+                            int32_t *am) {
+    for (size_t i = 0; i < n; i++) {
+        const float *q = x + 2 * i;
+        float m = q[0];
+        int32_t b = 0;
+        for (int ki = 0; ki < 3; ki++)
+            for (int kj = 0; kj < 3; kj++) {
+                const float v = q[(size_t)ki * w + kj];
+                const int take = !(v <= m) & (v == v);
+                m = take ? v : m;
+                b = take ? (int32_t)((size_t)ki * w + kj) : b;
+            }
+        y[i] = m;
+        am[i] = idx0 + (int32_t)(2 * i) + b;
+    }
+}
