@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(gcc g++ meson ninja-build pkg-config python3 libsleef-dev libcriterion-dev
-      libbenchmark-dev zlib1g-dev libpng-dev libcairo2-dev)
+      libbenchmark-dev zlib1g-dev libpng-dev libcairo2-dev libopenmpi-dev openmpi-bin)
 # the sanitizer and fuzzing runs need clang, its runtimes (libFuzzer, ASan) and its OpenMP
 [ "${1:-}" = "test" ] && pkgs+=(clang-14 libclang-rt-14-dev libomp-14-dev)
 missing=()

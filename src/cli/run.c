@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/run.h"
 #include "core/core.h"
+#include "dist/dist.h"
 #include "eval/eval.h"
 #include "io/plot.h"
 
@@ -77,10 +78,11 @@ static void meta_json(const struct run_state *r, char *buf, size_t cap) {
     snprintf(buf, cap,
              "{\"data\":\"%s\",\"arch\":\"%s\",\"classes\":%d,\"labels\":%d,\"batch\":%d,"
              "\"seed\":%llu,\"lambda\":%.9g,\"lr\":%.9g,\"lr_g\":%.9g,\"beta1\":%.9g,\"seconds\":%.6f,"
-             "\"target_iters\":%lld,\"time\":%.9g,\"log_every\":%lld,\"version\":\"%s\"}",
+             "\"target_iters\":%lld,\"time\":%.9g,\"log_every\":%lld,\"ranks\":%d,"
+             "\"version\":\"%s\"}",
              o->data, o->arch, o->classes, o->labels, o->batch, (unsigned long long)o->seed,
              o->lambda, o->lr, (double)cg_model_config_of(r->model)->lr_g, o->beta1, r->seconds, (long long)r->target_iters, o->time_s,
-             (long long)r->log_every, cg_version());
+             (long long)r->log_every, cg_dist_size(), cg_version());
 }
 
 /* --resume: the run's settings come from its checkpoint; the budget may be given anew. */
@@ -93,6 +95,15 @@ static int resume_settings(struct run_state *r, char *meta, size_t cap) {
     if (st != CG_OK) {
         cli_error("train: --resume %s: %s", o->resume, cg_last_error());
         return st == CG_ERR_IO ? CLI_USAGE : cli_status_exit(st);
+    }
+    /* MPI ranks (docs/mpi.md): a run continues with the number of ranks it started with */
+    int ranks = 1;
+    if (strstr(meta, "\"ranks\"") && json_get_int(meta, "ranks", 1, 1 << 24, &ranks) != 0)
+        ranks = -1;
+    if (ranks != cg_dist_size()) {
+        cli_error("train: --resume %s: %s was written by %d MPI rank(s), this job has %d: "
+                  "resume with the same number of ranks", o->resume, ck, ranks, cg_dist_size());
+        return CLI_USAGE;
     }
     double v;
     if (json_get_str(meta, "data", o->data, sizeof o->data) != 0) {
@@ -248,21 +259,25 @@ static void make_perm(struct run_state *r, int64_t e) {
 void run_fill_batch(struct run_state *r) {
     const int B = r->opts.batch, n = r->ds.train.n;
     const size_t d = (size_t)r->ds.c * r->ds.h * r->ds.w;
-    for (int j = 0; j < B; j++) {
+    /* MPI: this rank takes rows [j0, j0 + nb) of the global batch of B (docs/mpi.md) */
+    const int nb = B / cg_dist_size(), j0 = cg_dist_rank() * nb;
+    for (int j = j0; j < j0 + nb; j++) {
         int64_t g = r->iter * B + j;
         int64_t e = g / n;
         if (e != r->perm_epoch) make_perm(r, e);
         int idx = r->perm[g % n];
-        memcpy(r->xb + (size_t)j * d, r->ds.train.x + (size_t)idx * d, d * sizeof(float));
+        memcpy(r->xb + (size_t)(j - j0) * d, r->ds.train.x + (size_t)idx * d, d * sizeof(float));
     }
     if (r->opts.labels == 0) return;
-    /* labelled examples: B draws with replacement, a function of (seed, iteration) */
+    /* labelled examples: B draws with replacement, a function of (seed, iteration); every
+     * rank draws all B (cheap) and keeps its rows */
     struct cg_rng g;
     cg_rng_seed(&g, r->opts.seed, STREAM_LAB ^ ((uint64_t)r->iter << 24));
     for (int j = 0; j < B; j++) {
         int idx = r->lab_idx[cg_rng_below(&g, (uint32_t)r->opts.labels)];
-        memcpy(r->xl + (size_t)j * d, r->ds.train.x + (size_t)idx * d, d * sizeof(float));
-        r->yl[j] = r->ds.train.y[idx];
+        if (j < j0 || j >= j0 + nb) continue;
+        memcpy(r->xl + (size_t)(j - j0) * d, r->ds.train.x + (size_t)idx * d, d * sizeof(float));
+        r->yl[j - j0] = r->ds.train.y[idx];
     }
 }
 

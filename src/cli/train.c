@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/run.h"
 #include "core/core.h"
+#include "dist/dist.h"
 #include "eval/eval.h"
 #include "io/dataset.h"
 
@@ -42,6 +43,9 @@ static const char TRAIN_HELP[] =
     "  --json           print the final summary as one JSON line on stdout\n"
     "  --profile        print time per layer and pass (GFLOP/s, share) at the end\n"
     "  --quiet          no progress output\n"
+    "Under mpirun/srun (MPI build): B is the global batch, split over the ranks (B % ranks\n"
+    "must be 0); --threads is per rank (default: cores / ranks on the node); rank 0 writes\n"
+    "the run directory. See docs/mpi.md.\n"
     "Exit status: 0 done, 1 failed run (NaN, I/O, memory), 2 bad usage or input,\n"
     "130/143 stopped by SIGINT/SIGTERM (after writing a checkpoint and the summary).\n";
 
@@ -236,14 +240,41 @@ static int finished(const struct run_state *r, double t0_session) {
     return 0;
 }
 
+/* Test hook (tests/dist/test_mpi.c): CATGAN_TEST_KILL_RANK=R kills rank R at iteration 3,
+ * the way a crashed node would, to check that the job ends instead of hanging. */
+static void maybe_die(const struct run_state *r) {
+    static int who = -2;
+    if (who == -2) {
+        const char *v = getenv("CATGAN_TEST_KILL_RANK");
+        who = v && *v ? atoi(v) : -1;
+    }
+    if (who == cg_dist_rank() && r->iter == 3) {
+        fprintf(stderr, "catgan: rank %d: CATGAN_TEST_KILL_RANK: killed at iteration 3\n", who);
+        raise(SIGKILL);
+    }
+}
+
+/* Whether to stop now, agreed by every rank: a signal or a --time budget that one rank sees
+ * first must stop all of them at the same iteration, or the others wait for it forever. */
+static int should_stop(const struct run_state *r, double t0) {
+    int v[2] = {stop_signal, finished(r, t0)};
+    if (cg_dist_size() > 1) {
+        cg_dist_max_i(v, 2);
+        if (v[0] && !stop_signal) stop_signal = v[0];
+    }
+    return v[0] || v[1];
+}
+
 static int train_loop(struct run_state *r) {
     const int tty = isatty(STDERR_FILENO) && !r->opts.quiet;
+    const int root = cg_dist_rank() == 0;
     const double t0 = cg_seconds(), sec0 = r->seconds;
     const int64_t it0 = r->iter;
     double step_time = 0, last_draw = 0, data_time = 0;
     if (r->opts.profile && cg_model_profile(r->model, 1) != CG_OK) return CLI_FAILED;
     cg_catgan_terms t = r->last.terms;
-    while (!finished(r, t0) && !stop_signal) {
+    while (!should_stop(r, t0)) {
+        maybe_die(r);
         double td = cg_seconds();
         run_fill_batch(r);
         double ts = cg_seconds();
@@ -253,8 +284,10 @@ static int train_loop(struct run_state *r) {
         step_time += cg_seconds() - ts;
         if (st != CG_OK) {
             if (tty) fputc('\n', stderr);
-            cli_error("train: %s (the checkpoint in %s is the last finite state)",
-                      cg_last_error(), r->opts.out);
+            /* every rank sees the same global losses and sums: one of them reports */
+            if (root)
+                cli_error("train: %s (the checkpoint in %s is the last finite state)",
+                          cg_last_error(), r->opts.out);
             return cli_status_exit(st) == CLI_USAGE ? CLI_USAGE : CLI_FAILED;
         }
         r->iter = cg_model_iteration(r->model);
@@ -263,8 +296,9 @@ static int train_loop(struct run_state *r) {
         r->img_per_s = step_time > 0 ? (double)(r->iter - it0) * r->opts.batch / step_time : 0;
         r->last.terms = t;
         int log_now = r->iter % r->log_every == 0 || finished(r, t0) || stop_signal;
-        if (log_now) {
-            if (run_log(r) != 0) return CLI_FAILED;
+        if (log_now && root) {
+            /* the other ranks are already in the next step's sums: end them too */
+            if (run_log(r) != 0) cg_dist_abort(CLI_FAILED);
             if (!r->opts.quiet && !tty) progress(r, &t, eta_of(r, t0, it0), 0, 0);
         }
         if (tty && (cg_seconds() - last_draw > 0.1 || log_now)) {
@@ -273,7 +307,7 @@ static int train_loop(struct run_state *r) {
         }
     }
     if (tty) progress(r, &t, 0, 1, 1);
-    if (r->opts.profile) {
+    if (r->opts.profile && (root || getenv("CATGAN_PROFILE_ALL_RANKS"))) {
         int need = cg_model_profile_report(r->model, data_time, NULL, 0);
         char *buf = malloc((size_t)need + 1);
         if (buf) {
@@ -285,26 +319,89 @@ static int train_loop(struct run_state *r) {
     return CLI_OK;
 }
 
+/* The worst exit code of any rank, on every rank: a refusal on one ends the job cleanly. */
+static int agree(int rc) {
+    cg_dist_max_i(&rc, 1);
+    return rc;
+}
+
+/* Ranks other than 0 would print the same refusal again: their stderr goes quiet while they
+ * prepare (they prepare exactly what rank 0 does). Returns the saved descriptor, or -1. */
+static int quiet_stderr(void) {
+    if (cg_dist_rank() == 0) return -1;
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    FILE *null = fopen("/dev/null", "w");
+    if (saved >= 0 && null) dup2(fileno(null), STDERR_FILENO);
+    if (null) fclose(null);
+    return saved;
+}
+
+static void restore_stderr(int saved) {
+    if (saved < 0) return;
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+}
+
+/* Data parallel set-up: one refusal (B % R), per-rank threads and quiet workers. */
+static int dist_setup(struct run_opts *o) {
+    const int R = cg_dist_size();
+    if (R < 2) return CLI_OK;
+    if (!o->resume[0] && o->batch % R != 0) {
+        if (cg_dist_rank() == 0)
+            cli_error("train: --batch %d: must be a multiple of the %d MPI ranks (each rank "
+                      "computes batch/ranks examples)", o->batch, R);
+        return CLI_USAGE;
+    }
+    /* the node's cores are shared by its ranks */
+    if (!o->threads) {
+        int t = cli_threads_default() / cg_dist_local_size();
+        o->threads = t > 0 ? t : 1;
+    }
+    if (cg_dist_rank() != 0) {
+        o->quiet = 1;
+        o->json = 0;
+    }
+    return CLI_OK;
+}
+
 int cmd_train(int argc, char **argv) {
     struct run_state r;
     run_state_init(&r);
     if (parse_train(argc, argv, &r.opts) != 0) return CLI_USAGE;
-    cli_init_kernels_or_exit();
-    int rc = run_prepare(&r);   /* data, labelled set, model: everything that can be refused */
-    if (rc == CLI_OK && prepare_out_dir(&r.opts) != 0) rc = CLI_USAGE;
-    if (rc == CLI_OK) rc = run_open_outputs(&r);
+    if (cg_dist_init() != CG_OK) {
+        cli_error("train: %s", cg_last_error());
+        return CLI_USAGE;
+    }
+    const int root = cg_dist_rank() == 0;
+    int rc = agree(dist_setup(&r.opts));
+    if (rc == CLI_OK) {
+        cli_init_kernels_or_exit();
+        int saved = quiet_stderr();
+        rc = run_prepare(&r);   /* data, labelled set, model: everything that can be refused */
+        restore_stderr(saved);
+        rc = agree(rc);
+    }
+    if (rc == CLI_OK && root && prepare_out_dir(&r.opts) != 0) rc = CLI_USAGE;
+    if (rc == CLI_OK && root) rc = run_open_outputs(&r);
+    rc = agree(rc);
     if (rc == CLI_OK) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        char ranks[48] = "";
+        if (cg_dist_size() > 1)
+            snprintf(ranks, sizeof ranks, "%d MPI ranks x ", cg_dist_size());
         if (!r.opts.quiet)
-            fprintf(stderr, "catgan: training %s on %s (K=%d, labels=%d, batch %d, %d threads, "
+            fprintf(stderr, "catgan: training %s on %s (K=%d, labels=%d, batch %d, %s%d threads, "
                     "%s) -> %s\n", r.opts.arch, r.opts.data, r.opts.classes, r.opts.labels,
-                    r.opts.batch, r.opts.threads, cg_isa_name(cg_isa_active()), r.opts.out);
+                    r.opts.batch, ranks, r.opts.threads, cg_isa_name(cg_isa_active()),
+                    r.opts.out);
         rc = train_loop(&r);
-        if (rc == CLI_OK || stop_signal) {
+        if (root && (rc == CLI_OK || stop_signal)) {
             if (run_finish(&r) != 0) rc = CLI_FAILED;
         }
         if (rc == CLI_OK && stop_signal) rc = stop_signal == SIGINT ? CLI_SIGINT : CLI_SIGTERM;
@@ -316,5 +413,6 @@ int cmd_train(int argc, char **argv) {
                r.opts.labels > 0 ? (r.last.test_error_str) : "", r.opts.out);
     if (rc == CLI_OK && r.opts.json) run_print_summary(&r, stdout);
     run_state_free(&r);
+    cg_dist_finalize();
     return rc;
 }

@@ -21,4 +21,22 @@ void cg_loss_entropies(const struct cg_softmax_kernels *kt, const float *z, int 
 void cg_loss_xent(const struct cg_softmax_kernels *kt, const float *z, const int *y, int n,
                   int k, float w, double *ce, float *g);
 
+/* Data parallel (docs/mpi.md): with global = 1 the n rows are this rank's shard of a batch
+ * spread over the ranks of src/dist. Every batch sum (H_i, p_ij, the log-space marginal, the
+ * cross-entropy) is summed over the ranks before use, the means divide by the global count,
+ * and g is the gradient of the global loss. Every rank must call with the same k and weights.
+ * global = 0 is exactly the function above. */
+void cg_loss_entropies_ex(const struct cg_softmax_kernels *kt, const float *z, int n, int k,
+                          int global, float wc, float wm, double *hc, double *hm, float *g);
+void cg_loss_xent_ex(const struct cg_softmax_kernels *kt, const float *z, const int *y, int n,
+                     int k, int global, float w, double *ce, float *g);
+
+/* cg_catgan_d_loss / cg_catgan_g_loss (catgan.h) with the global flag above. */
+int cg_catgan_d_loss_ex(const float *logits_real, int n_real, const float *logits_fake,
+                        int n_fake, const float *logits_lab, const int *labels, int n_lab, int k,
+                        float lambda, int global, cg_catgan_terms *terms, float *grad_real,
+                        float *grad_fake, float *grad_lab);
+int cg_catgan_g_loss_ex(const float *logits_fake, int n_fake, int k, int global,
+                        cg_catgan_terms *terms, float *grad_fake);
+
 #endif

@@ -188,3 +188,117 @@ void cg_batchnorm_backward(const struct cg_batchnorm *p, int n, const float *dy,
         }
     }
 }
+
+/* ---- data parallel halves (the statistics summed over ranks in between) ------------------ */
+
+void cg_batchnorm_sums(const struct cg_batchnorm *p, int n, const float *x, double *s,
+                       double *ss) {
+    const struct cg_vec_kernels *k = &cg_kernels()->vec;
+    const size_t c = (size_t)p->c, hw = (size_t)p->hw;
+    for (size_t ch = 0; ch < c; ch++) s[ch] = ss[ch] = 0.0;
+    if (hw == 1) {
+        ptrdiff_t nb = (p->c + CB - 1) / CB;
+        #pragma omp parallel for schedule(static) num_threads(threads(p->nt))
+        for (ptrdiff_t blk = 0; blk < nb; blk++) {
+            size_t j0 = (size_t)blk * CB, len = block_len(p->c, blk);
+            for (size_t i = 0; i < (size_t)n; i++) k->statsv(len, x + i * c + j0, s + j0, ss + j0);
+        }
+        return;
+    }
+    #pragma omp parallel for schedule(static) num_threads(threads(p->nt))
+    for (ptrdiff_t ch = 0; ch < (ptrdiff_t)c; ch++)
+        for (size_t i = 0; i < (size_t)n; i++)
+            k->stats(hw, x + (i * c + (size_t)ch) * hw, &s[ch], &ss[ch]);
+}
+
+void cg_batchnorm_forward_sums(const struct cg_batchnorm *p, int n, size_t cnt,
+                               const double *s, const double *ss, const float *x,
+                               const float *gamma, const float *beta, float *y, float *mean,
+                               float *rstd, float *run_mean, float *run_var) {
+    const struct cg_vec_kernels *k = &cg_kernels()->vec;
+    const size_t c = (size_t)p->c, hw = (size_t)p->hw;
+    if (hw == 1) {
+        ptrdiff_t nb = (p->c + CB - 1) / CB;
+        #pragma omp parallel for schedule(static) num_threads(threads(p->nt))
+        for (ptrdiff_t blk = 0; blk < nb; blk++) {
+            size_t j0 = (size_t)blk * CB, len = block_len(p->c, blk);
+            float sc[CB], sh[CB];
+            for (size_t j = 0; j < len; j++)
+                finish_stats(p, cnt, (int)(j0 + j), s[j0 + j], ss[j0 + j], gamma, beta, mean,
+                             rstd, run_mean, run_var, &sc[j], &sh[j]);
+            for (size_t i = 0; i < (size_t)n; i++)
+                k->affinev(len, x + i * c + j0, sc, sh, y + i * c + j0);
+        }
+        return;
+    }
+    #pragma omp parallel for schedule(static) num_threads(threads(p->nt))
+    for (ptrdiff_t ch = 0; ch < (ptrdiff_t)c; ch++) {
+        float sc, sh;
+        finish_stats(p, cnt, (int)ch, s[ch], ss[ch], gamma, beta, mean, rstd, run_mean, run_var,
+                     &sc, &sh);
+        for (size_t i = 0; i < (size_t)n; i++) {
+            size_t off = (i * c + (size_t)ch) * hw;
+            k->affine(hw, x + off, sc, sh, y + off);
+        }
+    }
+}
+
+void cg_batchnorm_backward_sums(const struct cg_batchnorm *p, int n, const float *dy,
+                                const float *x, const float *mean, const float *rstd,
+                                double *s1, double *s2, float *dgamma, float *dbeta) {
+    const struct cg_vec_kernels *k = &cg_kernels()->vec;
+    const size_t c = (size_t)p->c, hw = (size_t)p->hw;
+    for (size_t ch = 0; ch < c; ch++) s1[ch] = s2[ch] = 0.0;
+    if (hw == 1) {
+        ptrdiff_t nb = (p->c + CB - 1) / CB;
+        #pragma omp parallel for schedule(static) num_threads(threads(p->nt))
+        for (ptrdiff_t blk = 0; blk < nb; blk++) {
+            size_t j0 = (size_t)blk * CB, len = block_len(p->c, blk);
+            for (size_t i = 0; i < (size_t)n; i++)
+                k->bnredv(len, dy + i * c + j0, x + i * c + j0, mean + j0, s1 + j0, s2 + j0);
+        }
+    } else {
+        #pragma omp parallel for schedule(static) num_threads(threads(p->nt))
+        for (ptrdiff_t ch = 0; ch < (ptrdiff_t)c; ch++)
+            for (size_t i = 0; i < (size_t)n; i++) {
+                size_t off = (i * c + (size_t)ch) * hw;
+                k->bnred(hw, dy + off, x + off, mean[ch], &s1[ch], &s2[ch]);
+            }
+    }
+    for (size_t ch = 0; ch < c; ch++) {
+        if (dbeta) dbeta[ch] = (float)((double)dbeta[ch] + s1[ch]);
+        if (dgamma) dgamma[ch] = (float)((double)dgamma[ch] + s2[ch] * rstd[ch]);
+    }
+}
+
+void cg_batchnorm_backward_dx(const struct cg_batchnorm *p, int n, size_t cnt,
+                              const double *s1, const double *s2, const float *dy,
+                              const float *x, const float *gamma, const float *mean,
+                              const float *rstd, float *dx) {
+    const struct cg_vec_kernels *k = &cg_kernels()->vec;
+    const size_t c = (size_t)p->c, hw = (size_t)p->hw;
+    if (hw == 1) {
+        ptrdiff_t nb = (p->c + CB - 1) / CB;
+        #pragma omp parallel for schedule(static) num_threads(threads(p->nt))
+        for (ptrdiff_t blk = 0; blk < nb; blk++) {
+            size_t j0 = (size_t)blk * CB, len = block_len(p->c, blk);
+            float a[CB], b[CB], cc[CB];
+            for (size_t j = 0; j < len; j++)
+                bwd_coef(cnt, s1[j0 + j], s2[j0 + j], gamma ? gamma[j0 + j] : 1.0,
+                         rstd[j0 + j], &a[j], &b[j], &cc[j]);
+            for (size_t i = 0; i < (size_t)n; i++)
+                k->bndxv(len, dy + i * c + j0, x + i * c + j0, a, b, mean + j0, cc,
+                         dx + i * c + j0);
+        }
+        return;
+    }
+    #pragma omp parallel for schedule(static) num_threads(threads(p->nt))
+    for (ptrdiff_t ch = 0; ch < (ptrdiff_t)c; ch++) {
+        float a, b, cc;
+        bwd_coef(cnt, s1[ch], s2[ch], gamma ? gamma[ch] : 1.0, rstd[ch], &a, &b, &cc);
+        for (size_t i = 0; i < (size_t)n; i++) {
+            size_t off = (i * c + (size_t)ch) * hw;
+            k->bndx(hw, dy + off, x + off, a, b, mean[ch], cc, dx + off);
+        }
+    }
+}

@@ -37,6 +37,28 @@ void cg_batchnorm_backward(const struct cg_batchnorm *p, int n, const float *dy,
                            const float *x, const float *gamma, const float *mean,
                            const float *rstd, float *dx, float *dgamma, float *dbeta);
 
+/* Data parallel (docs/mpi.md): forward_train and backward split where the statistics are
+ * complete, so the caller can sum them over ranks in between. cnt is the global count
+ * (every rank's n) * hw; s, ss, s1, s2 hold c doubles each.
+ * forward: cg_batchnorm_sums writes s = sum x, ss = sum x^2 over this rank's n examples; after
+ * the caller's sum, cg_batchnorm_forward_sums is forward_train with those statistics.
+ * backward: cg_batchnorm_backward_sums writes s1 = sum dy, s2 = sum dy*(x - mean) and adds
+ * this rank's share to dgamma/dbeta (NULL skipped), so summing gradients over ranks gives the
+ * global ones; after the caller's sum of s1, s2, cg_batchnorm_backward_dx adds dx. */
+void cg_batchnorm_sums(const struct cg_batchnorm *p, int n, const float *x, double *s,
+                       double *ss);
+void cg_batchnorm_forward_sums(const struct cg_batchnorm *p, int n, size_t cnt,
+                               const double *s, const double *ss, const float *x,
+                               const float *gamma, const float *beta, float *y, float *mean,
+                               float *rstd, float *run_mean, float *run_var);
+void cg_batchnorm_backward_sums(const struct cg_batchnorm *p, int n, const float *dy,
+                                const float *x, const float *mean, const float *rstd,
+                                double *s1, double *s2, float *dgamma, float *dbeta);
+void cg_batchnorm_backward_dx(const struct cg_batchnorm *p, int n, size_t cnt,
+                              const double *s1, const double *s2, const float *dy,
+                              const float *x, const float *gamma, const float *mean,
+                              const float *rstd, float *dx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist/dist.h"
+#include "loss/loss.h"
 #include "nn/model.h"
 #include "simd/gemm.h"
 
@@ -54,7 +56,7 @@ static enum cg_status check_config(const struct cg_model_config *c) {
 /* Carves (or, with base == NULL, only measures) every buffer of the model. */
 static size_t carve(struct cg_model *m, unsigned char *base) {
     size_t off = 0;
-    const int B = m->cfg.batch;
+    const int B = m->nb;   /* this rank's share of the batch */
 #define TAKE_BYTES(bytes) (off += cg_align_up(bytes), base ? base + off - cg_align_up(bytes) : NULL)
 #define TAKE_F(count) ((float *)(void *)TAKE_BYTES((size_t)(count) * sizeof(float)))
     struct cg_params *ps[2] = {&m->pg, &m->pd};
@@ -87,6 +89,8 @@ static size_t carve(struct cg_model *m, unsigned char *base) {
     m->labels = (int32_t *)(void *)TAKE_BYTES((size_t)B * sizeof(int32_t));
     size_t ws = cg_net_ws_bytes(&m->g, B), wsd = cg_net_ws_bytes(&m->d, B);
     m->ws = TAKE_BYTES(ws > wsd ? ws : wsd);
+    size_t bc = cg_net_bn_max_c(&m->g), bcd = cg_net_bn_max_c(&m->d);
+    m->sync_buf = (double *)(void *)TAKE_BYTES(2 * (bc > bcd ? bc : bcd) * sizeof(double) + 1);
 #undef TAKE_F
 #undef TAKE_BYTES
     return off;
@@ -111,6 +115,19 @@ enum cg_status cg_model_create(const struct cg_model_config *cfg, cg_model **out
     }
     st = cg_gemm_reserve(cfg->threads);
     if (st != CG_OK) goto fail;
+    m->rank = cg_dist_rank();
+    m->ranks = cg_dist_size();
+    if (cfg->batch % m->ranks != 0) {
+        st = CG_FAIL(CG_ERR_INVALID_ARG, "batch=%d is not a multiple of the %d MPI ranks (each "
+                     "rank computes batch/ranks examples)", cfg->batch, m->ranks);
+        goto fail;
+    }
+    m->nb = cfg->batch / m->ranks;
+    /* one slot per layer with parameters of both nets, plus slack for split long blocks */
+    if (!(m->reqs = cg_dist_reqs_create(m->g.nlayers + m->d.nlayers + 8))) {
+        st = CG_FAIL(CG_ERR_OUT_OF_MEMORY, "gradient request table");
+        goto fail;
+    }
     m->block_bytes = carve(m, NULL);
     m->block = cg_malloc(m->block_bytes);
     if (!m->block) {
@@ -120,6 +137,12 @@ enum cg_status cg_model_create(const struct cg_model_config *cfg, cg_model **out
     }
     memset(m->block, 0, m->block_bytes);
     carve(m, m->block);
+    for (struct cg_net *net = &m->g; net; net = net == &m->g ? &m->d : NULL) {
+        net->ranks = m->ranks;
+        net->ex0 = (int64_t)m->rank * m->nb;
+        net->sync_buf = m->sync_buf;
+        net->grad_user = m;
+    }
     /* D reads G's output in place: the fake pass's input is G's last activation. */
     m->pass_fake.act[0] = m->pass_g.act[m->g.nlayers];
     struct cg_rng r;
@@ -139,6 +162,7 @@ fail:
 
 void cg_model_destroy(cg_model *m) {
     if (!m) return;
+    cg_dist_reqs_destroy(m->reqs);
     free(m->prof);
     cg_free(m->block);
     free(m);
@@ -169,7 +193,8 @@ enum cg_status cg_model_profile(cg_model *m, int on) {
     memset(m->prof, 0, 2 * sizeof *m->prof);
     m->g.prof = &m->prof[0];
     m->d.prof = &m->prof[1];
-    m->t_loss = m->t_adam = 0;
+    m->t_loss = m->t_adam = m->t_grad_wait = 0;
+    m->t_comm0 = cg_dist_seconds();
     m->prof_iter0 = m->iter;
     return CG_OK;
 }
@@ -220,9 +245,12 @@ int cg_model_profile_report(const cg_model *m, double data_seconds, char *buf, s
         return len;
     }
     double tg = net_seconds(&m->g), td = net_seconds(&m->d);
-    double total = tg + td + m->t_loss + m->t_adam + data_seconds;
+    double total = tg + td + m->t_loss + m->t_adam + m->t_grad_wait + data_seconds;
     put(buf, cap, &len, "profile over %.0f iterations, batch %d, %d threads (ms per iteration)\n",
         it, m->cfg.batch, m->cfg.threads);
+    if (m->ranks > 1)
+        put(buf, cap, &len, "rank %d of %d MPI ranks, %d examples per rank\n", m->rank,
+            m->ranks, m->nb);
     put(buf, cap, &len, "%-31s %9s %9s %9s %8s %7s\n", "   layer", "forward", "bwd-data",
         "bwd-wts", "GFLOP/s", "share");
     report_net(&m->g, "G", it, total, buf, cap, &len);
@@ -233,6 +261,14 @@ int cg_model_profile_report(const cg_model *m, double data_seconds, char *buf, s
         1e3 * m->t_adam / it, "", 100.0 * m->t_adam / total);
     put(buf, cap, &len, "%-31s %9.2f %29s %6.1f%%\n", "   data (batch assembly)",
         1e3 * data_seconds / it, "", 100.0 * data_seconds / total);
+    if (m->ranks > 1) {
+        /* the blocking sums (batch norm, loss) are inside their layers' and the loss's time */
+        double all = cg_dist_seconds() - m->t_comm0;
+        put(buf, cap, &len, "%-31s %9.2f %29s %6.1f%%\n", "   gradient allreduce wait",
+            1e3 * m->t_grad_wait / it, "", 100.0 * m->t_grad_wait / total);
+        put(buf, cap, &len, "%-31s %9.2f ms per iteration (gradients, batch norm, loss)\n",
+            "   communication wait, all", 1e3 * all / it);
+    }
     put(buf, cap, &len, "%-31s %9.2f ms per iteration, %.0f images/s\n", "   total",
         1e3 * total / it, it * m->cfg.batch / total);
     return len;
@@ -245,6 +281,38 @@ static int all_finite(const float *x, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
     return isfinite(s);
+}
+
+/* Data parallel: the gradient of layer `layer` is final; its sum over the ranks starts now
+ * and runs behind the rest of the backward pass (cg_dist_wait before Adam). */
+static void sum_layer_grad(struct cg_model *m, const struct cg_net *net, float *grad,
+                           int layer) {
+    const struct cg_layer *l = &net->L[layer];
+    cg_dist_isum_f(m->reqs, grad + l->w_off, l->nw + l->nb);
+    cg_dist_poke(m->reqs);
+}
+static void d_grad_ready(void *u, int layer) {
+    struct cg_model *m = u;
+    sum_layer_grad(m, &m->d, m->pd.g, layer);
+}
+static void g_grad_ready(void *u, int layer) {
+    struct cg_model *m = u;
+    sum_layer_grad(m, &m->g, m->pg.g, layer);
+}
+
+static void wait_grads(struct cg_model *m) {
+    double t = cg_dist_wait(m->reqs);
+    if (m->prof) m->t_grad_wait += t;
+}
+
+/* z for this rank's rows of the global batch: element i of the batch's stream, offset to the
+ * rank's first row (cg_rng_fill_uniform_at with a counter offset). */
+static void fill_z(const struct cg_model *m, uint64_t stream, float *z) {
+    const size_t n = (size_t)m->nb * CG_ZDIM, off = (size_t)m->rank * n;
+    const uint64_t key = m->key;
+    #pragma omp parallel for schedule(static) num_threads(m->cfg.threads) if (n > 65536)
+    for (ptrdiff_t i = 0; i < (ptrdiff_t)n; i++)
+        z[i] = -1.0f + 2.0f * cg_rng_uniform_at(key, stream, off + (uint64_t)i);
 }
 
 static const float *logits_of(const struct cg_model *m, const struct cg_pass *p) {
@@ -267,7 +335,7 @@ static enum cg_status check_terms(const struct cg_model *m, const cg_catgan_term
 
 /* D step (eq. 7 as a minimisation): G's output is a constant here. */
 static enum cg_status d_step(struct cg_model *m, cg_catgan_terms *t) {
-    const int B = m->cfg.batch, lab = m->cfg.labelled;
+    const int B = m->nb, lab = m->cfg.labelled, global = m->ranks > 1;
     struct cg_net *d = &m->d;
     float *pd = m->pd.w;
     memset(m->pd.g, 0, m->pd.n * sizeof(float));
@@ -279,18 +347,24 @@ static enum cg_status d_step(struct cg_model *m, cg_catgan_terms *t) {
         cg_net_forward(d, B, &m->pass_lab, pd, m->state_d, 1, 0, m->key,
                        stream_of(STREAM_NOISE_LAB, m->iter), m->ws);
     double t0 = m->prof ? cg_seconds() : 0;
-    int rc = cg_catgan_d_loss(logits_of(m, &m->pass_real), B, logits_of(m, &m->pass_fake), B,
-                              lab ? logits_of(m, &m->pass_lab) : NULL, lab ? m->labels : NULL,
-                              lab ? B : 0, m->cfg.k, m->cfg.lambda, t, m->dlogits_real,
-                              m->dlogits_fake, lab ? m->dlogits_lab : NULL);
+    int rc = cg_catgan_d_loss_ex(logits_of(m, &m->pass_real), B, logits_of(m, &m->pass_fake),
+                                 B, lab ? logits_of(m, &m->pass_lab) : NULL,
+                                 lab ? m->labels : NULL, lab ? B : 0, m->cfg.k, m->cfg.lambda,
+                                 global, t, m->dlogits_real, m->dlogits_fake,
+                                 lab ? m->dlogits_lab : NULL);
     if (m->prof) m->t_loss += cg_seconds() - t0;
     if (rc != 0) return (enum cg_status)rc;
     enum cg_status st = check_terms(m, t);
     if (st != CG_OK) return st;
+    /* D's gradient accumulates over the passes: only the last one may start the sums */
     cg_net_backward(d, B, &m->pass_real, pd, m->dlogits_real, m->pd.g, NULL, m->gbuf, m->ws);
+    if (!lab) d->grad_ready = global ? d_grad_ready : NULL;
     cg_net_backward(d, B, &m->pass_fake, pd, m->dlogits_fake, m->pd.g, NULL, m->gbuf, m->ws);
+    d->grad_ready = global ? d_grad_ready : NULL;
     if (lab)
         cg_net_backward(d, B, &m->pass_lab, pd, m->dlogits_lab, m->pd.g, NULL, m->gbuf, m->ws);
+    d->grad_ready = NULL;
+    wait_grads(m);
     if (!all_finite(m->pd.g, m->pd.n)) return numeric_fail(m, "the gradient of D");
     t0 = m->prof ? cg_seconds() : 0;
     cg_adam_step(&m->opt_d, m->pd.n, m->pd.w, m->pd.g, m->pd.m, m->pd.v, m->cfg.threads);
@@ -300,13 +374,14 @@ static enum cg_status d_step(struct cg_model *m, cg_catgan_terms *t) {
 
 /* G step (eq. 9): through the updated D, whose weights get no gradient. */
 static enum cg_status g_step(struct cg_model *m, cg_catgan_terms *t) {
-    const int B = m->cfg.batch;
+    const int B = m->nb, global = m->ranks > 1;
     memset(m->pg.g, 0, m->pg.n * sizeof(float));
     cg_net_forward(&m->d, B, &m->pass_fake, m->pd.w, m->state_d, 1, 0, m->key,
                    stream_of(STREAM_NOISE_GSTEP, m->iter), m->ws);
     cg_catgan_terms gt;
     double t0 = m->prof ? cg_seconds() : 0;
-    int rc = cg_catgan_g_loss(logits_of(m, &m->pass_fake), B, m->cfg.k, &gt, m->dlogits_fake);
+    int rc = cg_catgan_g_loss_ex(logits_of(m, &m->pass_fake), B, m->cfg.k, global, &gt,
+                                 m->dlogits_fake);
     if (m->prof) m->t_loss += cg_seconds() - t0;
     if (rc != 0) return (enum cg_status)rc;
     t->h_g = gt.h_g;
@@ -316,7 +391,10 @@ static enum cg_status g_step(struct cg_model *m, cg_catgan_terms *t) {
     memset(m->dx_fake, 0, (size_t)B * m->d.in_size * sizeof(float));
     cg_net_backward(&m->d, B, &m->pass_fake, m->pd.w, m->dlogits_fake, NULL, m->dx_fake,
                     m->gbuf, m->ws);
+    m->g.grad_ready = global ? g_grad_ready : NULL;
     cg_net_backward(&m->g, B, &m->pass_g, m->pg.w, m->dx_fake, m->pg.g, NULL, m->gbuf, m->ws);
+    m->g.grad_ready = NULL;
+    wait_grads(m);
     if (!all_finite(m->pg.g, m->pg.n)) return numeric_fail(m, "the gradient of G");
     t0 = m->prof ? cg_seconds() : 0;
     cg_adam_step(&m->opt_g, m->pg.n, m->pg.w, m->pg.g, m->pg.m, m->pg.v, m->cfg.threads);
@@ -326,7 +404,7 @@ static enum cg_status g_step(struct cg_model *m, cg_catgan_terms *t) {
 
 enum cg_status cg_model_step(cg_model *m, const float *x_real, const float *x_lab,
                              const int32_t *y_lab, cg_catgan_terms *terms) {
-    const int B = m->cfg.batch;
+    const int B = m->nb;
     if (!x_real) return CG_FAIL(CG_ERR_INVALID_ARG, "x_real is NULL");
     if (m->cfg.labelled) {
         if (!x_lab || !y_lab)
@@ -340,14 +418,17 @@ enum cg_status cg_model_step(cg_model *m, const float *x_real, const float *x_la
         memcpy(m->pass_lab.act[0], x_lab, (size_t)B * m->d.in_size * sizeof(float));
     }
     memcpy(m->pass_real.act[0], x_real, (size_t)B * m->d.in_size * sizeof(float));
-    cg_rng_fill_uniform_at(m->key, stream_of(STREAM_Z, m->iter), m->pass_g.act[0],
-                           (size_t)B * CG_ZDIM, -1.0f, 1.0f, m->cfg.threads);
+    fill_z(m, stream_of(STREAM_Z, m->iter), m->pass_g.act[0]);
+    /* batch norm and noise see the global batch only inside the step: evaluation and
+     * sampling stay local to the rank that does them */
+    m->g.sync = m->d.sync = m->ranks > 1;
     cg_net_forward(&m->g, B, &m->pass_g, m->pg.w, m->state_g, 1, 1, m->key,
                    stream_of(STREAM_NOISE_G, m->iter), m->ws);
     cg_catgan_terms t;
     memset(&t, 0, sizeof t);
     enum cg_status st = d_step(m, &t);
     if (st == CG_OK) st = g_step(m, &t);
+    m->g.sync = m->d.sync = 0;
     if (terms) *terms = t;
     if (st != CG_OK) return st;
     m->iter++;
@@ -359,7 +440,7 @@ enum cg_status cg_model_step(cg_model *m, const float *x_real, const float *x_la
 enum cg_status cg_model_classify(cg_model *m, const float *x, int n, float *probs,
                                  int32_t *pred) {
     if (n < 1 || !x) return CG_FAIL(CG_ERR_INVALID_ARG, "n=%d examples, x=%p", n, (void *)x);
-    const int B = m->cfg.batch, k = m->cfg.k;
+    const int B = m->nb, k = m->cfg.k;
     const size_t dsz = m->d.in_size;
     struct cg_net_prof *keep = m->d.prof;
     m->d.prof = NULL; /* evaluation is not part of the profiled iteration */
@@ -391,7 +472,7 @@ enum cg_status cg_model_classify(cg_model *m, const float *x, int n, float *prob
  * the running estimates lag G's fast-moving weights and eval-mode samples look washed out. */
 enum cg_status cg_model_generate(cg_model *m, int n, uint64_t seed, float *out) {
     if (n < 1 || !out) return CG_FAIL(CG_ERR_INVALID_ARG, "n=%d samples", n);
-    const int B = m->cfg.batch;
+    const int B = m->nb;   /* this rank's batch: the passes hold nb examples */
     const size_t osz = m->g.out_size;
     struct cg_rng r;
     cg_rng_seed(&r, seed, STREAM_GENERATE);

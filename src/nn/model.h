@@ -27,6 +27,13 @@ struct cg_model {
     double t_loss, t_adam;
     int64_t prof_iter0;
     size_t block_bytes;
+    /* data parallel (docs/mpi.md): this process is rank `rank` of `ranks` (src/dist, read at
+     * create time) and computes nb = B / ranks examples of each global batch of B */
+    int rank, ranks, nb;
+    double *sync_buf;                  /* batch-norm statistics summed over the ranks */
+    struct cg_dist_reqs *reqs;         /* the gradient sums in flight */
+    double t_grad_wait, t_comm0;       /* --profile: waiting for gradient sums; cg_dist_seconds
+                                          when profiling started */
 };
 
 /* Builds the two networks of cfg->arch for a (c,h,w) input with k classes. */

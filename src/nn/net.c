@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dist/dist.h"
 #include "nn/net.h"
+#include "simd/kernels.h"
 
 void cg_net_begin(struct cg_net *net, int c, int h, int w, int nt) {
     memset(net, 0, sizeof *net);
@@ -208,6 +210,13 @@ size_t cg_net_ws_bytes(const struct cg_net *net, int n) {
     return ws;
 }
 
+size_t cg_net_bn_max_c(const struct cg_net *net) {
+    size_t c = 0;
+    for (int i = 0; i < net->nlayers; i++)
+        if (net->L[i].kind == CG_LAYER_BN && (size_t)net->L[i].oc > c) c = (size_t)net->L[i].oc;
+    return c;
+}
+
 /* ---- initialisation ----------------------------------------------------------------------- */
 
 /* He et al. 2015 with the leaky-ReLU gain: without it D's logits barely differ across a batch,
@@ -270,6 +279,32 @@ void cg_layer_describe(const struct cg_layer *l, char *buf, size_t cap) {
 
 static uint64_t layer_stream(uint64_t stream, int i) { return stream ^ ((uint64_t)i << 48); }
 
+/* cg_gauss_noise_forward with counters starting at idx0: a rank's shard draws exactly the
+ * elements it holds of the single-process batch. */
+#define NOISE_CHUNK ((size_t)4096)
+static void gauss_noise_at(size_t count, float sigma, uint64_t key, uint64_t stream,
+                           uint64_t idx0, const float *x, float *y, int nt) {
+    const struct cg_vec_kernels *k = &cg_kernels()->vec;
+    ptrdiff_t nc = (ptrdiff_t)((count + NOISE_CHUNK - 1) / NOISE_CHUNK);
+    #pragma omp parallel for schedule(static) num_threads(nt) if (nc > 1)
+    for (ptrdiff_t c = 0; c < nc; c++) {
+        size_t i = (size_t)c * NOISE_CHUNK, len = count - i < NOISE_CHUNK ? count - i : NOISE_CHUNK;
+        k->gauss(len, key, stream, idx0 + i, sigma, x + i, y + i);
+    }
+}
+
+/* Training-mode batch norm over every rank's examples: local sums, summed over the ranks,
+ * then the usual normalisation with the global statistics. */
+static void bn_forward_sync(const struct cg_net *net, const struct cg_layer *l, int n,
+                            const float *x, const float *gamma, const float *beta, float *y,
+                            float *mean, float *rstd, float *rm, float *rv) {
+    double *s = net->sync_buf, *ss = s + l->oc;
+    cg_batchnorm_sums(&l->u.bn, n, x, s, ss);
+    cg_dist_sum_d(s, 2 * l->oc);
+    size_t cnt = (size_t)n * (size_t)net->ranks * (size_t)l->u.bn.hw;
+    cg_batchnorm_forward_sums(&l->u.bn, n, cnt, s, ss, x, gamma, beta, y, mean, rstd, rm, rv);
+}
+
 void cg_net_forward(const struct cg_net *net, int n, struct cg_pass *p, const float *w,
                     float *state, int train, int update_stats, uint64_t key, uint64_t stream,
                     void *ws) {
@@ -298,7 +333,10 @@ void cg_net_forward(const struct cg_net *net, int n, struct cg_pass *p, const fl
             break;
         case CG_LAYER_BN: {
             float *rm = state + l->st_off, *rv = rm + l->oc;
-            if (train)
+            if (train && net->sync)
+                bn_forward_sync(net, l, n, x, w + l->w_off, w + l->b_off, y, p->mean[i],
+                                p->rstd[i], update_stats ? rm : NULL, update_stats ? rv : NULL);
+            else if (train)
                 cg_batchnorm_forward_train(&l->u.bn, n, x, w + l->w_off, w + l->b_off, y,
                                            p->mean[i], p->rstd[i], update_stats ? rm : NULL,
                                            update_stats ? rv : NULL);
@@ -313,7 +351,10 @@ void cg_net_forward(const struct cg_net *net, int n, struct cg_pass *p, const fl
             cg_sigmoid_forward(count, x, y, nt);
             break;
         case CG_LAYER_NOISE:
-            if (train && l->sigma > 0.0f)
+            if (train && l->sigma > 0.0f && net->sync && net->ex0 > 0)
+                gauss_noise_at(count, l->sigma, key, layer_stream(stream, i),
+                               (uint64_t)net->ex0 * l->out_size, x, y, nt);
+            else if (train && l->sigma > 0.0f)
                 cg_gauss_noise_forward(count, l->sigma, key, layer_stream(stream, i), x, y, nt);
             else
                 memcpy(y, x, count * sizeof(float));
@@ -367,9 +408,22 @@ static void layer_backward(const struct cg_net *net, int i, int n, struct cg_pas
             cg_upconv2d_backward(&l->u.upconv, n, dy, x, w + l->w_off, dx, lw, lb, ws);
         break;
     case CG_LAYER_BN:
-        if (dx || lw)
+        if (net->sync && (dx || lw)) {
+            /* dx needs sum dy and sum dy*xhat over every rank; dgamma, dbeta take this rank's
+             * share only (the gradient sum over ranks adds the rest) */
+            double *s1 = net->sync_buf, *s2 = s1 + l->oc;
+            cg_batchnorm_backward_sums(&l->u.bn, n, dy, x, p->mean[i], p->rstd[i], s1, s2, lw,
+                                       lb);
+            if (dx) {
+                cg_dist_sum_d(s1, 2 * l->oc);
+                size_t cnt = (size_t)n * (size_t)net->ranks * (size_t)l->u.bn.hw;
+                cg_batchnorm_backward_dx(&l->u.bn, n, cnt, s1, s2, dy, x, w + l->w_off,
+                                         p->mean[i], p->rstd[i], dx);
+            }
+        } else if (dx || lw) {
             cg_batchnorm_backward(&l->u.bn, n, dy, x, w + l->w_off, p->mean[i], p->rstd[i], dx,
                                   lw, lb);
+        }
         break;
     case CG_LAYER_LRELU:
         if (dx) cg_lrelu_backward(count, l->slope, y, dy, dx, nt);
@@ -397,6 +451,7 @@ void cg_net_backward(const struct cg_net *net, int n, struct cg_pass *p, const f
         }
         if (net->prof) timed_backward(net, i, n, p, w, dy, dx, dw, ws);
         else layer_backward(net, i, n, p, w, dy, dx, dw, ws);
+        if (dw && net->grad_ready && l->nw + l->nb > 0) net->grad_ready(net->grad_user, i);
         if (!dx) break; /* nothing below needs a gradient */
         dy = dx;
     }

@@ -59,6 +59,17 @@ struct cg_net {
     size_t in_size, out_size, max_size;   /* per example; max over every activation */
     size_t nparams, nstate;
     int nt;
+    /* Data parallel (docs/mpi.md); zero (off) unless the model turns it on for a step. With
+     * sync set, n examples are this rank's shard of ranks * n: training-mode batch norm sums
+     * its statistics over the ranks (src/dist) through sync_buf (2 * cg_net_bn_max_c doubles),
+     * and noise layers draw the counters of global examples ex0, ex0 + 1, ... */
+    int sync, ranks;
+    int64_t ex0;
+    double *sync_buf;
+    /* When set, called as soon as layer i's weight gradient is final in a backward with
+     * dw != NULL (the model starts that layer's gradient sum there). */
+    void (*grad_ready)(void *user, int layer);
+    void *grad_user;
 };
 
 /* Parameters of one network: weights, gradients and Adam moments, one block (views). */
@@ -96,6 +107,9 @@ enum cg_status cg_net_reshape(struct cg_net *net, int c, int h, int w);
 size_t cg_net_pass_bytes(const struct cg_net *net, int n);
 void cg_net_pass_bind(const struct cg_net *net, int n, struct cg_pass *p, unsigned char *mem);
 size_t cg_net_ws_bytes(const struct cg_net *net, int n);
+
+/* Channels of the widest batch-norm layer (0 when there is none). */
+size_t cg_net_bn_max_c(const struct cg_net *net);
 
 /* He-normal (fan-in, leaky-ReLU gain) weights, zero biases, BN gamma 1 beta 0, running var 1. */
 void cg_net_init_params(const struct cg_net *net, float *w, float *state, uint64_t seed);
