@@ -31,7 +31,9 @@ void run_state_init(struct run_state *r) {
     o->lr = 2e-4;
     o->beta1 = 0.5;
     o->seed = 1;
+    o->lr_decay_from = -1;
     r->perm_epoch = -1;
+    r->km_acc = r->km_nmi = NAN;
 }
 
 void run_state_free(struct run_state *r) {
@@ -78,11 +80,11 @@ static void meta_json(const struct run_state *r, char *buf, size_t cap) {
     snprintf(buf, cap,
              "{\"data\":\"%s\",\"arch\":\"%s\",\"classes\":%d,\"labels\":%d,\"batch\":%d,"
              "\"seed\":%llu,\"lambda\":%.9g,\"lr\":%.9g,\"lr_g\":%.9g,\"beta1\":%.9g,\"seconds\":%.6f,"
-             "\"target_iters\":%lld,\"time\":%.9g,\"log_every\":%lld,\"ranks\":%d,"
-             "\"version\":\"%s\"}",
+             "\"target_iters\":%lld,\"time\":%.9g,\"log_every\":%lld,\"lr_decay_from\":%.9g,"
+             "\"ranks\":%d,\"version\":\"%s\"}",
              o->data, o->arch, o->classes, o->labels, o->batch, (unsigned long long)o->seed,
              o->lambda, o->lr, (double)cg_model_config_of(r->model)->lr_g, o->beta1, r->seconds, (long long)r->target_iters, o->time_s,
-             (long long)r->log_every, cg_dist_size(), cg_version());
+             (long long)r->log_every, o->lr_decay_from, cg_dist_size(), cg_version());
 }
 
 /* --resume: the run's settings come from its checkpoint; the budget may be given anew. */
@@ -120,6 +122,8 @@ static int resume_settings(struct run_state *r, char *meta, size_t cap) {
     if (json_get_num(meta, "beta1", &v) == 0) o->beta1 = v;
     if (json_get_num(meta, "lr_g", &v) == 0) o->lr_g = v;
     if (json_get_num(meta, "seconds", &v) == 0) r->seconds = v;
+    if (o->lr_decay_from < 0 && json_get_num(meta, "lr_decay_from", &v) == 0 && v < 1)
+        o->lr_decay_from = v;
     if (!o->iters && !(o->epochs > 0) && !(o->time_s > 0)) {
         if (json_get_num(meta, "target_iters", &v) == 0 && v >= 0 && v <= 2e9) o->iters = (long)v;
         if (json_get_num(meta, "time", &v) == 0) o->time_s = v;
@@ -219,6 +223,11 @@ int run_prepare(struct run_state *r) {
     const int B = o->batch, n = r->ds.train.n;
     r->target_iters = o->iters;
     if (o->epochs > 0) r->target_iters = (int64_t)ceil(o->epochs * n / B);
+    if (o->lr_decay_from >= 0 && r->target_iters <= 0) {
+        cli_error("train: --lr-decay-from %g: needs an --iters or --epochs budget to decay over "
+                  "(--time alone has no known end)", o->lr_decay_from);
+        return CLI_USAGE;
+    }
     r->log_every = o->log_every;
     if (!r->log_every) {
         r->log_every = r->target_iters > 0 ? r->target_iters / 25 : 100;
@@ -256,8 +265,20 @@ static void make_perm(struct run_state *r, int64_t e) {
     r->perm_epoch = e;
 }
 
+/* --lr-decay-from F: full steps before iteration F*T, then linear to 0 at T, the iteration
+ * budget; a function of the iteration alone, so --resume continues the same schedule. */
+static float lr_scale_at(const struct run_state *r) {
+    const double f = r->opts.lr_decay_from, T = (double)r->target_iters;
+    if (f < 0 || T <= 0) return 1;
+    double t0 = floor(f * T);
+    if ((double)r->iter < t0) return 1;
+    double s = (T - (double)r->iter) / (T - t0);
+    return s > 0 ? (float)s : 0;
+}
+
 void run_fill_batch(struct run_state *r) {
     const int B = r->opts.batch, n = r->ds.train.n;
+    (void)cg_model_set_lr_scale(r->model, lr_scale_at(r)); /* finite and >= 0: cannot fail */
     const size_t d = (size_t)r->ds.c * r->ds.h * r->ds.w;
     /* MPI: this rank takes rows [j0, j0 + nb) of the global batch of B (docs/mpi.md) */
     const int nb = B / cg_dist_size(), j0 = cg_dist_rank() * nb;
@@ -445,7 +466,8 @@ void run_print_summary(const struct run_state *r, FILE *f) {
     const struct kv scores[] = {
         {"test_error", o->labels > 0 && ev ? r->last.test_error : NAN},
         {"cluster_accuracy", ev ? r->last.cluster_accuracy : NAN},
-        {"nmi", ev ? r->last.nmi : NAN}};
+        {"nmi", ev ? r->last.nmi : NAN},
+        {"kmeans_cluster_accuracy", r->km_acc}, {"kmeans_nmi", r->km_nmi}};
     json_fields(f, scores, sizeof scores / sizeof scores[0]);
     const struct kv fin[] = {{"d_loss", t->d_loss}, {"g_loss", t->g_loss}, {"h_x", t->h_x},
                              {"h_real", t->h_real}, {"h_fake", t->h_fake}, {"h_g", t->h_g},
@@ -511,13 +533,38 @@ enum cg_status run_samples_png(cg_model *m, const struct cg_dataset *ds, const i
             grid[2 * i + 1] = y1 - (y1 - y0) * ((i / G) + 0.5f) / G;
         }
         if (st == CG_OK) st = cg_model_classify(m, grid, G * G, NULL, region);
-        char title[128];
-        snprintf(title, sizeof title, "CatGAN on %s: clusters, regions and G(z) (x)", ds->name);
-        struct cg_scatter s = {t->x, pred, t->n, cg_model_config_of(m)->k, gen, n, region, G, G,
-                               x0, x1, y0, y1, title};
-        if (st == CG_OK) st = cg_plot_scatter(path, &s);
+        /* beside it, k-means with the same K (as summary.json's baseline): its clusters and
+         * its regions, the Voronoi cells of its centres */
+        const int k = cg_model_config_of(m)->k;
+        int32_t *km = malloc((size_t)t->n * sizeof(int32_t) + (size_t)G * G * sizeof(int32_t));
+        float *cen = malloc((size_t)k * 2 * sizeof(float));
+        double km_acc = NAN, km_nmi = NAN;
+        if (st == CG_OK && (!km || !cen)) st = CG_FAIL(CG_ERR_OUT_OF_MEMORY, "k-means panel");
+        if (st == CG_OK && t->n >= k)
+            st = cg_kmeans_baseline(t->x, t->y, t->n, 2, k, ds->num_classes, seed, km, cen,
+                                    &km_acc, &km_nmi);
+        int32_t *km_region = km ? km + t->n : NULL;
+        for (int i = 0; st == CG_OK && i < G * G; i++) {
+            double best = INFINITY;
+            for (int j = 0; j < k; j++) {
+                double dx = grid[2 * i] - cen[2 * j], dy = grid[2 * i + 1] - cen[2 * j + 1];
+                if (dx * dx + dy * dy < best) best = dx * dx + dy * dy, km_region[i] = j;
+            }
+        }
+        double acc = pred ? cg_cluster_accuracy(pred, t->y, t->n, k, ds->num_classes) : NAN;
+        char title[128], km_title[128];
+        snprintf(title, sizeof title, "CatGAN on %s (accuracy %.3f): regions, G(z) (x)",
+                 ds->name, acc);
+        snprintf(km_title, sizeof km_title, "k-means, K=%d, on %s (accuracy %.3f)", k,
+                 ds->name, km_acc);
+        struct cg_scatter s[2] = {
+            {t->x, pred, t->n, k, gen, n, region, G, G, x0, x1, y0, y1, title},
+            {t->x, km, t->n, k, NULL, 0, km_region, G, G, x0, x1, y0, y1, km_title}};
+        if (st == CG_OK) st = cg_plot_scatter_row(path, s, t->n >= k ? 2 : 1);
         cg_free(grid);
         free(region);
+        free(km);
+        free(cen);
     }
     cg_free(gen);
     return st;
@@ -552,6 +599,13 @@ int run_finish(struct run_state *r) {
     if (r->nrows == 0 || r->rows[r->nrows - 1].v[COL_ITER] != (double)r->iter) {
         if (run_log(r) != 0) rc = -1;
     }
+    /* the baseline of the paper's toy figure: k-means with the same K on the same test split */
+    const struct cg_split *ts = &r->ds.test;
+    if (ts->n >= r->opts.classes &&
+        cg_kmeans_baseline(ts->x, ts->y, ts->n, r->ds.c * r->ds.h * r->ds.w, r->opts.classes,
+                           r->ds.num_classes, r->opts.seed, NULL, NULL, &r->km_acc,
+                           &r->km_nmi) != CG_OK)
+        r->km_acc = r->km_nmi = NAN;
     if (write_summary(r) != 0) rc = -1;
     char path[1100];
     snprintf(path, sizeof path, "%s/samples.png", r->opts.out);

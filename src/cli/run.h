@@ -13,6 +13,7 @@ struct run_opts {
     int classes, labels, batch, threads, json, quiet, profile;
     long iters, log_every;
     double epochs, time_s, lambda, lr, lr_g, beta1;
+    double lr_decay_from;        /* --lr-decay-from F: linear decay over the last 1-F; < 0 off */
     uint64_t seed;
     struct { int data, arch, labels, lr; } given;
 };
@@ -41,6 +42,7 @@ struct run_state {
     int64_t iter, target_iters, log_every;
     double epoch, seconds, img_per_s;
     struct run_eval last;
+    double km_acc, km_nmi;       /* the k-means baseline on the test split (NaN: not run) */
     struct run_row *rows;
     int nrows, cap_rows;
     FILE *csv;

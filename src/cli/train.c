@@ -35,6 +35,8 @@ static const char TRAIN_HELP[] =
     "  --lr R           Adam step size (default 2e-4; mlp2d 1e-3)\n"
     "  --lr-g R         G's Adam step size (default: --lr; mlp2d: --lr / 20)\n"
     "  --beta1 B1       Adam beta1 (default 0.5; beta2 is 0.999)\n"
+    "  --lr-decay-from F  full step sizes for the first fraction F of the --iters/--epochs\n"
+    "                   budget, then linear decay to 0 at its end (default: no decay)\n"
     "  --seed S         seeds every random choice (default 1)\n"
     "  --threads T      OpenMP threads (default: all cores)\n"
     "  --out DIR        run directory (default runs/<timestamp>); must be new or empty\n"
@@ -114,6 +116,10 @@ static int parse_train(int argc, char **argv, struct run_opts *o) {
             VAL();
             if (cli_float(cmd, a, v, 1e-12, 10, &d)) return -1;
             o->lr_g = d;
+        } else if (strcmp(a, "--lr-decay-from") == 0) {
+            VAL();
+            if (cli_float(cmd, a, v, 0, 0.999999, &d)) return -1;
+            o->lr_decay_from = d;
         } else if (strcmp(a, "--beta1") == 0) {
             VAL();
             if (cli_float(cmd, a, v, 0, 0.999999, &d)) return -1;

@@ -45,6 +45,16 @@ double cg_error_rate(const int32_t *pred, const int32_t *truth, int n);
 enum cg_status cg_kmeans(const float *x, int n, int d, int k, uint64_t seed, int iters,
                          int restarts, int32_t *assign, float *centers);
 
+/* The k-means baseline a run reports beside CatGAN (issue 6; the paper's figure 2 contrasts
+ * them): cg_kmeans on the rows x (n, d) with k clusters and `seed`, then assign scored against
+ * truth (n, in [0,k_true) or < 0 for unlabelled) exactly as D's clusters are: *acc by
+ * cg_cluster_accuracy (Hungarian, or majority mapping when k > k_true), *nmi by cg_nmi.
+ * Restarts fall with the cost n*d*k (10 for 2-D toy sets, 1 for MNIST-sized splits), so it
+ * takes at most seconds to tens of seconds. assign (n) and centers (k, d) may be NULL. */
+enum cg_status cg_kmeans_baseline(const float *x, const int32_t *truth, int n, int d, int k,
+                                  int k_true, uint64_t seed, int32_t *assign, float *centers,
+                                  double *acc, double *nmi);
+
 #ifdef __cplusplus
 }
 #endif

@@ -334,10 +334,8 @@ static enum cg_status check_scatter(const struct cg_scatter *s) {
     return CG_OK;
 }
 
-enum cg_status cg_plot_scatter(const char *path, const struct cg_scatter *s) {
-    if (!path || !s) return CG_FAIL(CG_ERR_INVALID_ARG, "path and s must not be NULL");
-    enum cg_status st = check_scatter(s);
-    if (st != CG_OK) return st;
+/* One scatter panel, CG_PLOT_SCATTER_W x CG_PLOT_SCATTER_H, at the current origin of cr. */
+static void draw_scatter(cairo_t *cr, const struct cg_scatter *s) {
     int n_gen = s->gen ? s->n_gen : 0;
 
     const double W = CG_PLOT_SCATTER_W, H = CG_PLOT_SCATTER_H;
@@ -356,9 +354,6 @@ enum cg_status cg_plot_scatter(const char *path, const struct cg_scatter *s) {
         ax = make_axis(a0, a1, 0.05, 7);
         ay = make_axis(b0, b1, 0.05, 7);
     }
-
-    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)W, (int)H);
-    cairo_t *cr = white_canvas(surf);
 
     if (s->region) {
         /* Integer cell edges without antialiasing: no hairline seams between cells. */
@@ -454,11 +449,36 @@ enum cg_status cg_plot_scatter(const char *path, const struct cg_scatter *s) {
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
         text(cr, "generated", lx + 16, cy, 0, 0.5);
     }
+}
 
+enum cg_status cg_plot_scatter_row(const char *path, const struct cg_scatter *panels, int n) {
+    if (!path || !panels) return CG_FAIL(CG_ERR_INVALID_ARG, "path and panels must not be NULL");
+    if (n < 1 || n > 4) return CG_FAIL(CG_ERR_INVALID_ARG, "n=%d must be in [1, 4]", n);
+    for (int p = 0; p < n; p++) {
+        enum cg_status st = check_scatter(&panels[p]);
+        if (st != CG_OK) return st;
+    }
+    cairo_surface_t *surf =
+        cairo_image_surface_create(CAIRO_FORMAT_RGB24, n * CG_PLOT_SCATTER_W, CG_PLOT_SCATTER_H);
+    cairo_t *cr = white_canvas(surf);
+    for (int p = 0; p < n; p++) {
+        cairo_save(cr);
+        cairo_translate(cr, p * CG_PLOT_SCATTER_W, 0);
+        /* each panel's region cells and markers stay inside its own column */
+        cairo_rectangle(cr, 0, 0, CG_PLOT_SCATTER_W, CG_PLOT_SCATTER_H);
+        cairo_clip(cr);
+        draw_scatter(cr, &panels[p]);
+        cairo_restore(cr);
+    }
     cairo_destroy(cr);
-    st = write_png(__func__, surf, path);
+    enum cg_status st = write_png(__func__, surf, path);
     cairo_surface_destroy(surf);
     return st;
+}
+
+enum cg_status cg_plot_scatter(const char *path, const struct cg_scatter *s) {
+    if (!path || !s) return CG_FAIL(CG_ERR_INVALID_ARG, "path and s must not be NULL");
+    return cg_plot_scatter_row(path, s, 1);
 }
 
 /* ---- curves -------------------------------------------------------------------------------- */

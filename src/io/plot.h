@@ -55,6 +55,11 @@ struct cg_scatter {
     const char *title;
 };
 enum cg_status cg_plot_scatter(const char *path, const struct cg_scatter *s);
+/* n (1 to 4) scatter panels side by side in one picture, n * CG_PLOT_SCATTER_W x
+ * CG_PLOT_SCATTER_H, panel i in the i-th column exactly as cg_plot_scatter draws it (the toy
+ * runs show CatGAN's clusters beside k-means'). Same errors as cg_plot_scatter, naming the
+ * panel's field; n outside [1, 4] is CG_ERR_INVALID_ARG. */
+enum cg_status cg_plot_scatter_row(const char *path, const struct cg_scatter *panels, int n);
 
 /* Training curves, CG_PLOT_CURVES_W wide and n_panels * CG_PLOT_CURVES_PANEL_H +
  * CG_PLOT_CURVES_FOOT tall: 1 to 3 panels stacked over a shared x axis x (n), each with its
