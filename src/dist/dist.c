@@ -10,7 +10,7 @@
 #include <mpi.h>
 #endif
 
-static int g_rank = 0, g_size = 1, g_local = 1, g_joined = 0;
+static int g_rank = 0, g_size = 1, g_local = 1;
 static double g_seconds = 0.0;
 
 int cg_dist_built(void) {
@@ -39,6 +39,7 @@ static int launched(void) {
 /* Blocking collectives and gradient sums on separate communicators, so neither kind's order
  * has to be reasoned about against the other's. */
 static MPI_Comm g_comm = MPI_COMM_NULL, g_grad_comm = MPI_COMM_NULL;
+static int g_joined = 0;
 
 enum cg_status cg_dist_init(void) {
     if (g_joined || !launched()) return CG_OK;
