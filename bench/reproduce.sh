@@ -17,6 +17,8 @@ environment:
   BUDGET     replaces the NAME's budget, e.g. "--time 300" or "--epochs 10" (a budget
              without --iters/--epochs drops the learning-rate decay, which needs an end)
   THREADS    OpenMP threads (default: all cores)
+  EXTRA      more train options for a new run, e.g. "--lr-decay-from 0.5" (a resumed run
+             keeps the options it was started with)
 EOF
 }
 
@@ -48,33 +50,42 @@ settings=() budget=()
 case $name in
     pi-mnist-100)
         need_mnist
-        settings=(--data "mnist:$MNIST_DIR" --arch pi-mnist --labels 100 --lr-decay-from 0.5)
+        settings=(--data "mnist:$MNIST_DIR" --arch pi-mnist --labels 100)
         budget=(--epochs 100) ;;
     conv-100)
         need_mnist
-        settings=(--data "mnist:$MNIST_DIR" --arch conv --labels 100 --lr-decay-from 0.5)
+        settings=(--data "mnist:$MNIST_DIR" --arch conv --labels 100)
         budget=(--epochs 10) ;;
     unsup-k20)
         need_mnist
-        settings=(--data "mnist:$MNIST_DIR" --arch conv --classes 20 --lr-decay-from 0.5)
+        settings=(--data "mnist:$MNIST_DIR" --arch conv --classes 20)
         budget=(--epochs 10) ;;
     unsup-k10)
         need_mnist
-        settings=(--data "mnist:$MNIST_DIR" --arch conv --classes 10 --lr-decay-from 0.5)
+        settings=(--data "mnist:$MNIST_DIR" --arch conv --classes 10)
         budget=(--epochs 10) ;;
     toy) ;;
     *) die "NAME '$name' is not one of pi-mnist-100, conv-100, unsup-k20, unsup-k10, toy" ;;
 esac
+if [[ -n ${EXTRA:-} ]]; then
+    read -r -a extra <<< "$EXTRA"
+    settings+=("${extra[@]}")
+fi
 
 if [[ -n ${BUDGET:-} ]]; then
     read -r -a budget <<< "$BUDGET"
     if [[ " ${budget[*]} " != *" --iters "* && " ${budget[*]} " != *" --epochs "* ]]; then
-        for i in "${!settings[@]}"; do
-            if [[ ${settings[i]} == --lr-decay-from ]]; then
+        kept=() skip=0
+        for a in ${settings[@]+"${settings[@]}"}; do
+            if ((skip)); then skip=0; continue; fi
+            if [[ $a == --lr-decay-from ]]; then
                 echo "reproduce.sh: BUDGET '$BUDGET' has no end in iterations: no lr decay" >&2
-                unset 'settings[i]' 'settings[i+1]'
+                skip=1
+                continue
             fi
+            kept+=("$a")
         done
+        settings=(${kept[@]+"${kept[@]}"})
     fi
 fi
 threads=()
@@ -91,7 +102,8 @@ train() {
         if [[ -d $dir ]] && [[ -n $(ls -A "$dir") ]]; then
             die "$dir exists, is not empty and holds no checkpoint.cgck to resume"
         fi
-        "$CATGAN" train "$@" ${budget[@]+"${budget[@]}"} --seed "$seed" --out "$dir" \
+        "$CATGAN" train "$@" ${settings[@]+"${settings[@]}"} ${budget[@]+"${budget[@]}"} \
+            --seed "$seed" --out "$dir" \
             ${threads[@]+"${threads[@]}"} >&2
     fi
 }
@@ -117,6 +129,6 @@ if [[ $name == toy ]]; then
     echo "reproduce toy seed $seed: $(line moons "$outdir/moons/summary.json") |" \
          "$(line circles "$outdir/circles/summary.json")"
 else
-    train "$outdir" "${settings[@]}"
+    train "$outdir"
     echo "reproduce $name seed $seed: $(line "$outdir" "$outdir/summary.json")"
 fi

@@ -15,6 +15,16 @@
 
 enum { SIDE = 256, N_TRAIN = 100, N_TEST = 50 }; /* per class */
 
+/* Sanitizer builds run the binary several times slower, and this is a learning check, not a
+ * memory check: the 256x256 path itself runs under the sanitizers in tests/nn/test_model.c. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+
 static char tmpdir[256];
 
 static void setup(void) {
@@ -119,10 +129,15 @@ static double json_field(const char *json, const char *key) {
     return p ? strtod(p + strlen(pat), NULL) : NAN;
 }
 
-/* The documented example (docs/results.md): 20 labels (10 per class), batch 8, 40 iterations
- * on 2 threads. The budget is the smallest that passed with margin on seeds 1-3 (measured,
- * docs/results.md); one iteration costs about 2.5 s on 2 busy cores. */
+/* The documented example (docs/results.md): 20 labels (10 per class), batch 8, 30 iterations,
+ * the step size decayed over the last 15. Measured on seeds 1-3 (docs/results.md): test error
+ * 0.00, 0.05, 0.01; without the decay seed 3 swung between 0.08 and 0.25 and batch 4 was
+ * worse. One iteration is ~6 s of CPU (~3 s on 2 idle cores), so the run takes
+ * ~2 minutes on an idle machine and up to ~7 at load average 10. */
 Test(folder256, twenty_labels_classify_the_test_split) {
+#ifdef SANITIZED
+    cr_skip_test("minutes of 256x256 training are too slow under the sanitizers");
+#endif
     char data[300], cmd[2000];
     snprintf(data, sizeof data, "%s/imgs", tmpdir);
     cr_assert_eq(mkdir(data, 0777), 0);
@@ -130,8 +145,8 @@ Test(folder256, twenty_labels_classify_the_test_split) {
     const char *bin = getenv("CATGAN");
     cr_assert_not_null(bin, "CATGAN must name the catgan binary");
     snprintf(cmd, sizeof cmd,
-             "'%s' train --data folder:%s --classes 2 --labels 20 --batch 8 --iters 40 "
-             "--threads 2 --seed 1 --out %s/run --json >%s/out.txt 2>%s/err.txt </dev/null",
+             "'%s' train --data folder:%s --classes 2 --labels 20 --batch 8 --iters 30 "
+             "--lr-decay-from 0.5 --threads 2 --seed 1 --out %s/run --json >%s/out.txt 2>%s/err.txt </dev/null",
              bin, data, tmpdir, tmpdir, tmpdir);
     int st = system(cmd);
     char p[400];
