@@ -64,9 +64,12 @@ static int train(int np, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
+    /* plm isolated: launch on this node without an rsh agent; the default plm refuses to
+     * start at all where no ssh/rsh is installed (minimal CI images), even for local ranks */
     if (np > 0)
         snprintf(launcher, sizeof launcher,
-                 "'%s' --allow-run-as-root --oversubscribe --mca btl self,vader -np %d", mpirun,
+                 "'%s' --allow-run-as-root --oversubscribe --mca btl self,vader"
+                 " --mca plm isolated -np %d", mpirun,
                  np);
     snprintf(cmd, sizeof cmd, "timeout -k 5 90 %s '%s' train %s >'%s' 2>'%s' </dev/null",
              launcher, bin, args, out_txt, err_txt);
