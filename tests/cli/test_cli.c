@@ -2,6 +2,8 @@
  * or file, nothing half-written on bad input, a short training run that learns, resume equal to
  * an uninterrupted run, eval/classify/sample, and SIGTERM. The binary comes from $CATGAN. */
 #include <criterion/criterion.h>
+
+#include "cli/cli_util.h"
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,55 +13,28 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char tmpdir[256];
-static char out_txt[300], err_txt[300];
-
 static void setup(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cg_cli_%ld_XXXXXX", (long)getpid());
-    cr_assert_not_null(mkdtemp(tmpdir));
-    snprintf(out_txt, sizeof out_txt, "%s/stdout.txt", tmpdir);
-    snprintf(err_txt, sizeof err_txt, "%s/stderr.txt", tmpdir);
+    cli_tmp_make("cli");
 }
 
-static void teardown(void) {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-}
+static void teardown(void) { cli_tmp_remove(); }
 
 TestSuite(cli, .init = setup, .fini = teardown, .timeout = 240);
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *s = calloc(1, (size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
-    fclose(f);
-    return s;
-}
 
 /* Runs "$CATGAN args" with stdout/stderr captured; returns the exit status. */
 static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int run(const char *fmt, ...) {
-    const char *bin = getenv("CATGAN");
-    cr_assert_not_null(bin, "CATGAN must name the catgan binary");
-    char args[2048], cmd[3000];
+    char args[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=2 '%s' %s >'%s' 2>'%s' </dev/null", bin, args,
-             out_txt, err_txt);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return cli_run("OMP_NUM_THREADS=2 ", args, "");
 }
 
 /* stderr is exactly one line and contains want */
 static void expect_one_line_error(const char *want) {
-    char *e = slurp(err_txt);
+    char *e = cli_slurp(cli_err);
     cr_expect(strstr(e, want) != NULL, "stderr '%s' lacks '%s'", e, want);
     size_t len = strlen(e);
     int lines = 0;
@@ -77,12 +52,12 @@ static int exists(const char *fmt, const char *a) {
 
 Test(cli, version_and_help) {
     cr_assert_eq(run("--version"), 0);
-    char *o = slurp(out_txt);
+    char *o = cli_slurp(cli_out);
     cr_expect(strncmp(o, "catgan ", 7) == 0);
     free(o);
     cr_assert_eq(run("--help"), 0);
     cr_assert_eq(run("train --help"), 0);
-    o = slurp(out_txt);
+    o = cli_slurp(cli_out);
     cr_expect(strstr(o, "--labels") != NULL && strstr(o, "--resume") != NULL);
     free(o);
     cr_assert_eq(run("eval --help"), 0);
@@ -110,41 +85,41 @@ Test(cli, usage_errors_exit_2_with_one_line) {
 }
 
 Test(cli, bad_data_refused_before_any_output) {
-    cr_expect_eq(run("train --data mnist:%s/none --out %s/r1", tmpdir, tmpdir), 2);
+    cr_expect_eq(run("train --data mnist:%s/none --out %s/r1", cli_tmpdir, cli_tmpdir), 2);
     expect_one_line_error("/none/");
-    cr_expect_not(exists("%s/r1", tmpdir), "nothing written for bad input");
-    cr_expect_eq(run("train --data moons --labels 15 --out %s/r2", tmpdir), 2);
+    cr_expect_not(exists("%s/r1", cli_tmpdir), "nothing written for bad input");
+    cr_expect_eq(run("train --data moons --labels 15 --out %s/r2", cli_tmpdir), 2);
     expect_one_line_error("--labels 15");
-    cr_expect_eq(run("train --data moons --labels 4000 --out %s/r2", tmpdir), 2);
+    cr_expect_eq(run("train --data moons --labels 4000 --out %s/r2", cli_tmpdir), 2);
     expect_one_line_error("--labels");
-    cr_expect_not(exists("%s/r2", tmpdir));
-    cr_expect_eq(run("train --data nonsense:1 --out %s/r3", tmpdir), 2);
+    cr_expect_not(exists("%s/r2", cli_tmpdir));
+    cr_expect_eq(run("train --data nonsense:1 --out %s/r3", cli_tmpdir), 2);
     expect_one_line_error("nonsense");
     /* a truncated IDX file */
     char cmd[600];
     snprintf(cmd, sizeof cmd, "mkdir -p %s/m && head -c 100 /dev/zero > "
-             "%s/m/train-images-idx3-ubyte", tmpdir, tmpdir);
+             "%s/m/train-images-idx3-ubyte", cli_tmpdir, cli_tmpdir);
     cr_assert_eq(system(cmd), 0);
-    cr_expect_eq(run("train --data mnist:%s/m --out %s/r4", tmpdir, tmpdir), 2);
+    cr_expect_eq(run("train --data mnist:%s/m --out %s/r4", cli_tmpdir, cli_tmpdir), 2);
     expect_one_line_error("train-images-idx3-ubyte");
-    cr_expect_not(exists("%s/r4", tmpdir));
+    cr_expect_not(exists("%s/r4", cli_tmpdir));
 }
 
 Test(cli, existing_run_dir_refused) {
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "mkdir -p %s/full && touch %s/full/x", tmpdir, tmpdir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/full && touch %s/full/x", cli_tmpdir, cli_tmpdir);
     cr_assert_eq(system(cmd), 0);
-    cr_expect_eq(run("train --data moons --iters 2 --out %s/full", tmpdir), 2);
+    cr_expect_eq(run("train --data moons --iters 2 --out %s/full", cli_tmpdir), 2);
     expect_one_line_error("--out");
-    cr_expect_not(exists("%s/full/metrics.csv", tmpdir));
+    cr_expect_not(exists("%s/full/metrics.csv", cli_tmpdir));
 }
 
 /* Two moons, unsupervised: k-means cannot separate them; CatGAN must beat chance (0.5) by a
  * wide margin, and the run directory must hold every file of CONTRACT.md. */
 Test(cli, moons_train_eval_classify_sample) {
     cr_assert_eq(run("train --data moons --iters 1000 --batch 100 --out %s/moons --json --seed 1",
-                     tmpdir), 0, "%s", slurp(err_txt));
-    char *o = slurp(out_txt);
+                     cli_tmpdir), 0, "%s", cli_slurp(cli_err));
+    char *o = cli_slurp(cli_out);
     cr_expect(o[0] == '{' && strchr(o, '\n') == o + strlen(o) - 1,
               "--json: stdout is exactly one JSON line: %s", o);
     cr_expect(strstr(o, "\"cluster_accuracy\":") != NULL, "%s", o);
@@ -157,20 +132,20 @@ Test(cli, moons_train_eval_classify_sample) {
     const char *files[] = {"summary.json", "metrics.csv", "checkpoint.cgck", "samples.png",
                            "curves.png"};
     char dir[400];
-    snprintf(dir, sizeof dir, "%s/moons", tmpdir);
+    snprintf(dir, sizeof dir, "%s/moons", cli_tmpdir);
     for (size_t i = 0; i < 5; i++) {
         char p[500];
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
         cr_expect(exists("%s", p), "missing %s", p);
     }
     cr_expect_eq(run("eval --model %s/checkpoint.cgck --data moons --json", dir), 0);
-    o = slurp(out_txt);
+    o = cli_slurp(cli_out);
     cr_expect(strstr(o, "\"cluster_accuracy\":") != NULL, "%s", o);
     free(o);
-    cr_expect_eq(run("sample --model %s/checkpoint.cgck --n 100 --out %s/s.png", dir, tmpdir), 0);
-    cr_expect(exists("%s/s.png", tmpdir));
+    cr_expect_eq(run("sample --model %s/checkpoint.cgck --n 100 --out %s/s.png", dir, cli_tmpdir), 0);
+    cr_expect(exists("%s/s.png", cli_tmpdir));
     /* a 2-D model cannot classify images */
-    cr_expect_eq(run("classify --model %s/checkpoint.cgck %s/s.png", dir, tmpdir), 2);
+    cr_expect_eq(run("classify --model %s/checkpoint.cgck %s/s.png", dir, cli_tmpdir), 2);
     /* nor evaluate on images */
     cr_expect_eq(run("eval --model %s/checkpoint.cgck --data glyphs", dir), 2);
     expect_one_line_error("glyphs");
@@ -179,7 +154,7 @@ Test(cli, moons_train_eval_classify_sample) {
 static char *metrics_without_seconds(const char *dir) {
     char p[500];
     snprintf(p, sizeof p, "%s/metrics.csv", dir);
-    char *s = slurp(p), *o = calloc(1, strlen(s) + 1), *w = o;
+    char *s = cli_slurp(p), *o = calloc(1, strlen(s) + 1), *w = o;
     /* drop the third column (seconds): it is wall time */
     for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
         char *c1 = strchr(line, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL,
@@ -195,14 +170,14 @@ static char *metrics_without_seconds(const char *dir) {
 
 Test(cli, resume_equals_uninterrupted_and_sigterm_checkpoints) {
     cr_assert_eq(run("train --data circles --labels 10 --iters 60 --log-every 15 --batch 50 "
-                     "--out %s/a --quiet", tmpdir), 0, "%s", slurp(err_txt));
+                     "--out %s/a --quiet", cli_tmpdir), 0, "%s", cli_slurp(cli_err));
     cr_assert_eq(run("train --data circles --labels 10 --iters 30 --log-every 15 --batch 50 "
-                     "--out %s/b --quiet", tmpdir), 0);
-    cr_assert_eq(run("train --resume %s/b --iters 60 --quiet", tmpdir), 0, "%s",
-                 slurp(err_txt));
+                     "--out %s/b --quiet", cli_tmpdir), 0);
+    cr_assert_eq(run("train --resume %s/b --iters 60 --quiet", cli_tmpdir), 0, "%s",
+                 cli_slurp(cli_err));
     char da[400], db[400];
-    snprintf(da, sizeof da, "%s/a", tmpdir);
-    snprintf(db, sizeof db, "%s/b", tmpdir);
+    snprintf(da, sizeof da, "%s/a", cli_tmpdir);
+    snprintf(db, sizeof db, "%s/b", cli_tmpdir);
     char *ma = metrics_without_seconds(da), *mb = metrics_without_seconds(db);
     cr_expect_str_eq(ma, mb);
     cr_expect(strstr(ma, "\n60,") != NULL, "%s", ma);
@@ -213,7 +188,7 @@ Test(cli, resume_equals_uninterrupted_and_sigterm_checkpoints) {
     pid_t pid = fork();
     if (pid == 0) {
         char out[400];
-        snprintf(out, sizeof out, "%s/t", tmpdir);
+        snprintf(out, sizeof out, "%s/t", cli_tmpdir);
         if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(98);
         execl(bin, bin, "train", "--data", "moons", "--iters", "100000000", "--out", out,
               "--log-every", "1000000", (char *)NULL);
@@ -224,7 +199,7 @@ Test(cli, resume_equals_uninterrupted_and_sigterm_checkpoints) {
     int st;
     waitpid(pid, &st, 0);
     cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 143, "status %d", st);
-    cr_expect(exists("%s/t/checkpoint.cgck", tmpdir));
-    cr_expect(exists("%s/t/summary.json", tmpdir));
-    cr_expect_eq(run("eval --model %s/t/checkpoint.cgck --data moons", tmpdir), 0);
+    cr_expect(exists("%s/t/checkpoint.cgck", cli_tmpdir));
+    cr_expect(exists("%s/t/summary.json", cli_tmpdir));
+    cr_expect_eq(run("eval --model %s/t/checkpoint.cgck --data moons", cli_tmpdir), 0);
 }

@@ -2,6 +2,8 @@
  * two texture classes (oriented stripes vs soft blobs, random phase, position and noise),
  * trained with 20 labels by the catgan binary ($CATGAN); the test split must be <= 10% wrong. */
 #include <criterion/criterion.h>
+
+#include "cli/cli_util.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,23 +27,16 @@ enum { SIDE = 256, N_TRAIN = 100, N_TEST = 50 }; /* per class */
 #endif
 #endif
 
-static char tmpdir[256];
-
-static void setup(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cg_f256_%ld_XXXXXX", (long)getpid());
-    cr_assert_not_null(mkdtemp(tmpdir));
-}
+static void setup(void) { cli_tmp_make("f256"); }
 
 /* CG_KEEP_TMP=1 leaves the folder for timing catgan by hand. */
 static void teardown(void) {
     const char *keep = getenv("CG_KEEP_TMP");
     if (keep && keep[0] == '1') {
-        fprintf(stderr, "kept %s\n", tmpdir);
+        fprintf(stderr, "kept %s\n", cli_tmpdir);
         return;
     }
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    cli_tmp_remove();
 }
 
 TestSuite(folder256, .init = setup, .fini = teardown, .timeout = 600);
@@ -110,25 +105,6 @@ static void make_folder(const char *dir, uint64_t seed) {
     free(pix);
 }
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *s = calloc(1, (size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
-    fclose(f);
-    return s;
-}
-
-static double json_field(const char *json, const char *key) {
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(json, pat);
-    return p ? strtod(p + strlen(pat), NULL) : NAN;
-}
-
 /* The documented example (docs/results.md): 20 labels (10 per class), batch 8, 30 iterations,
  * the step size decayed over the last 15. Measured on seeds 1-3 (docs/results.md): test error
  * 0.00, 0.05, 0.01; without the decay seed 3 swung between 0.08 and 0.25 and batch 4 was
@@ -138,30 +114,27 @@ Test(folder256, twenty_labels_classify_the_test_split) {
 #ifdef SANITIZED
     cr_skip_test("minutes of 256x256 training are too slow under the sanitizers");
 #endif
-    char data[300], cmd[2000];
-    snprintf(data, sizeof data, "%s/imgs", tmpdir);
+    char data[300];
+    snprintf(data, sizeof data, "%s/imgs", cli_tmpdir);
     cr_assert_eq(mkdir(data, 0777), 0);
     make_folder(data, 7);
-    const char *bin = getenv("CATGAN");
-    cr_assert_not_null(bin, "CATGAN must name the catgan binary");
-    snprintf(cmd, sizeof cmd,
-             "'%s' train --data folder:%s --classes 2 --labels 20 --batch 8 --iters 30 "
-             "--lr-decay-from 0.5 --threads 2 --seed 1 --out %s/run --json >%s/out.txt 2>%s/err.txt </dev/null",
-             bin, data, tmpdir, tmpdir, tmpdir);
-    int st = system(cmd);
+    char args[1200];
+    snprintf(args, sizeof args,
+             "train --data folder:%s --classes 2 --labels 20 --batch 8 --iters 30 "
+             "--lr-decay-from 0.5 --threads 2 --seed 1 --out %s/run --json", data, cli_tmpdir);
+    int st = cli_run("", args, "");
     char p[400];
-    snprintf(p, sizeof p, "%s/err.txt", tmpdir);
-    char *err = slurp(p);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, err);
+    char *err = cli_slurp(cli_err);
+    cr_assert(st == 0, "status %d: %s", st, err);
     free(err);
-    snprintf(p, sizeof p, "%s/run/summary.json", tmpdir);
-    char *sum = slurp(p);
-    double te = json_field(sum, "test_error");
+    snprintf(p, sizeof p, "%s/run/summary.json", cli_tmpdir);
+    char *sum = cli_slurp(p);
+    double te = cli_json_num(sum, "test_error");
     /* the acceptance bound of issue 6: at most 10% of the 100 test images wrong */
     cr_expect(te >= 0 && te <= 0.10, "test_error %g > 0.10: %s", te, sum);
-    cr_expect_eq(json_field(sum, "classes"), 2);
+    cr_expect_eq(cli_json_num(sum, "classes"), 2);
     free(sum);
-    snprintf(p, sizeof p, "%s/run/samples.png", tmpdir);
+    snprintf(p, sizeof p, "%s/run/samples.png", cli_tmpdir);
     struct stat sb;
     cr_expect(stat(p, &sb) == 0, "samples.png is written for 256x256 images");
 }

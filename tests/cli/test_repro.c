@@ -1,6 +1,8 @@
 /* Issue 6 pieces outside the folder test: the k-means baseline (library and summary.json), the
  * two-panel toy picture (CatGAN beside k-means) and the learning-rate schedule of train. */
 #include <criterion/criterion.h>
+
+#include "cli/cli_util.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,64 +44,29 @@ Test(kmeans_toy, blobs_exact_moons_and_circles_not) {
 
 /* ---- through the catgan binary ($CATGAN) -------------------------------------------------- */
 
-static char tmpdir[256], out_txt[300], err_txt[300];
-
 static void setup(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cg_repro_%ld_XXXXXX", (long)getpid());
-    cr_assert_not_null(mkdtemp(tmpdir));
-    snprintf(out_txt, sizeof out_txt, "%s/stdout.txt", tmpdir);
-    snprintf(err_txt, sizeof err_txt, "%s/stderr.txt", tmpdir);
+    cli_tmp_make("repro");
 }
 
-static void teardown(void) {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-}
+static void teardown(void) { cli_tmp_remove(); }
 
 TestSuite(repro, .init = setup, .fini = teardown, .timeout = 240);
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *s = calloc(1, (size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
-    fclose(f);
-    return s;
-}
 
 /* Runs "$CATGAN args" (one thread, quiet) with stdout/stderr captured; the exit status. */
 static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int run(const char *fmt, ...) {
-    const char *bin = getenv("CATGAN");
-    cr_assert_not_null(bin, "CATGAN must name the catgan binary");
-    char args[2048], cmd[3000];
+    char args[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s --threads 1 >'%s' 2>'%s' </dev/null", bin, args,
-             out_txt, err_txt);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* The number after "key": in a summary, NaN when absent or null. */
-static double field(const char *json, const char *key) {
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(json, pat);
-    if (!p || strncmp(p + strlen(pat), "null", 4) == 0) return NAN;
-    return strtod(p + strlen(pat), NULL);
+    return cli_run("", args, " --threads 1");
 }
 
 static char *summary_of(const char *run_dir) {
     char p[400];
-    snprintf(p, sizeof p, "%s/%s/summary.json", tmpdir, run_dir);
-    return slurp(p);
+    snprintf(p, sizeof p, "%s/%s/summary.json", cli_tmpdir, run_dir);
+    return cli_slurp(p);
 }
 
 /* Width and height from a PNG's IHDR (big-endian at bytes 16 and 20); 0 if not a PNG. */
@@ -119,33 +86,33 @@ static void png_size(const char *path, unsigned *w, unsigned *h) {
  * two panels (CatGAN, k-means) for 2-D data. A short CatGAN run suffices: the baseline does
  * not depend on training. */
 Test(repro, summary_has_kmeans_baseline_and_toy_picture_two_panels) {
-    cr_assert_eq(run("train --data moons --iters 20 --quiet --out %s/m", tmpdir), 0, "%s",
-                 slurp(err_txt));
+    cr_assert_eq(run("train --data moons --iters 20 --quiet --out %s/m", cli_tmpdir), 0, "%s",
+                 cli_slurp(cli_err));
     char *s = summary_of("m");
-    double a = field(s, "kmeans_cluster_accuracy"), nmi = field(s, "kmeans_nmi");
+    double a = cli_json_num(s, "kmeans_cluster_accuracy"), nmi = cli_json_num(s, "kmeans_nmi");
     /* same ranges as the library test above: a straight cut cannot follow the moons */
     cr_expect(a > 0.6 && a < 0.95, "moons k-means accuracy %f: %s", a, s);
     cr_expect(nmi > 0 && nmi < 0.6, "moons k-means NMI %f", nmi);
     free(s);
     char p[400];
     unsigned w, h;
-    snprintf(p, sizeof p, "%s/m/samples.png", tmpdir);
+    snprintf(p, sizeof p, "%s/m/samples.png", cli_tmpdir);
     png_size(p, &w, &h);
     cr_expect(w == 2 * 760 && h == 640, "samples.png is %ux%u, want two 760x640 panels", w, h);
 
-    cr_assert_eq(run("train --data blobs:2 --iters 20 --quiet --out %s/b", tmpdir), 0);
+    cr_assert_eq(run("train --data blobs:2 --iters 20 --quiet --out %s/b", cli_tmpdir), 0);
     s = summary_of("b");
-    a = field(s, "kmeans_cluster_accuracy");
+    a = cli_json_num(s, "kmeans_cluster_accuracy");
     /* centres 8 apart at std 0.5: every test point on its own side */
     cr_expect(a >= 0.999, "blobs:2 k-means accuracy %f: %s", a, s);
-    cr_expect(field(s, "kmeans_nmi") >= 0.99, "%s", s);
+    cr_expect(cli_json_num(s, "kmeans_nmi") >= 0.99, "%s", s);
     free(s);
 
     /* K larger than the true classes: the baseline uses the majority mapping too */
-    cr_assert_eq(run("train --data blobs:3 --classes 6 --iters 5 --quiet --out %s/k6", tmpdir),
+    cr_assert_eq(run("train --data blobs:3 --classes 6 --iters 5 --quiet --out %s/k6", cli_tmpdir),
                  0);
     s = summary_of("k6");
-    a = field(s, "kmeans_cluster_accuracy");
+    a = cli_json_num(s, "kmeans_cluster_accuracy");
     /* 6 clusters on 3 separated blobs: each cluster inside one blob, so majority mapping is
      * exact; a Hungarian match of 6 to 3 would cap it near 0.5-1 and is not the rule */
     cr_expect(a >= 0.999, "blobs:3 with K=6: %f: %s", a, s);
@@ -155,40 +122,40 @@ Test(repro, summary_has_kmeans_baseline_and_toy_picture_two_panels) {
 /* --lr-decay-from F: refused without an iteration budget (nothing written), changes the
  * result, and a resumed run follows the same schedule as an uninterrupted one. */
 Test(repro, lr_decay_refused_without_budget_changes_result_and_resumes) {
-    cr_expect_eq(run("train --data moons --lr-decay-from 0.5 --time 5 --out %s/t", tmpdir), 2);
-    char *e = slurp(err_txt);
+    cr_expect_eq(run("train --data moons --lr-decay-from 0.5 --time 5 --out %s/t", cli_tmpdir), 2);
+    char *e = cli_slurp(cli_err);
     cr_expect(strstr(e, "--lr-decay-from") != NULL && strchr(e, '\n') == e + strlen(e) - 1,
               "one line naming the option: %s", e);
     free(e);
     char p[400];
-    snprintf(p, sizeof p, "test -e %s/t", tmpdir);
+    snprintf(p, sizeof p, "test -e %s/t", cli_tmpdir);
     cr_expect_neq(system(p), 0, "nothing written for a refused run");
-    cr_expect_eq(run("train --data moons --lr-decay-from 1.5 --iters 10 --out %s/t", tmpdir), 2);
+    cr_expect_eq(run("train --data moons --lr-decay-from 1.5 --iters 10 --out %s/t", cli_tmpdir), 2);
 
     const char *base = "train --data moons --iters 300 --log-every 50 --quiet";
-    cr_assert_eq(run("%s --lr-decay-from 0.5 --out %s/a", base, tmpdir), 0, "%s",
-                 slurp(err_txt));
-    cr_assert_eq(run("%s --out %s/c", base, tmpdir), 0);
+    cr_assert_eq(run("%s --lr-decay-from 0.5 --out %s/a", base, cli_tmpdir), 0, "%s",
+                 cli_slurp(cli_err));
+    cr_assert_eq(run("%s --out %s/c", base, cli_tmpdir), 0);
     char *sa = summary_of("a"), *sc = summary_of("c");
     /* same seed and data; only the step sizes of the last 150 iterations differ */
-    cr_expect(field(sa, "d_loss") != field(sc, "d_loss"), "decay left d_loss unchanged");
-    cr_expect(field(sa, "g_loss") != field(sc, "g_loss"), "decay left g_loss unchanged");
+    cr_expect(cli_json_num(sa, "d_loss") != cli_json_num(sc, "d_loss"), "decay left d_loss unchanged");
+    cr_expect(cli_json_num(sa, "g_loss") != cli_json_num(sc, "g_loss"), "decay left g_loss unchanged");
 
     /* stop early (a tiny --time beside the budget), then resume to the same budget */
-    cr_assert_eq(run("%s --lr-decay-from 0.5 --time 0.01 --out %s/b", base, tmpdir), 0);
+    cr_assert_eq(run("%s --lr-decay-from 0.5 --time 0.01 --out %s/b", base, cli_tmpdir), 0);
     char *sb = summary_of("b");
-    double it = field(sb, "iterations");
+    double it = cli_json_num(sb, "iterations");
     /* 300 moons iterations take ~0.4 s on one core: 0.01 s stops well before the budget */
     cr_expect(it < 300, "the first session was not cut short (%g iterations)", it);
     free(sb);
-    cr_assert_eq(run("train --resume %s/b --iters 300 --quiet", tmpdir), 0, "%s",
-                 slurp(err_txt));
+    cr_assert_eq(run("train --resume %s/b --iters 300 --quiet", cli_tmpdir), 0, "%s",
+                 cli_slurp(cli_err));
     sb = summary_of("b");
-    cr_expect_eq(field(sb, "iterations"), 300);
+    cr_expect_eq(cli_json_num(sb, "iterations"), 300);
     const char *keys[] = {"d_loss", "g_loss", "h_x", "h_real", "h_fake", "h_g",
                           "cluster_accuracy"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        cr_expect_eq(field(sa, keys[i]), field(sb, keys[i]),
+        cr_expect_eq(cli_json_num(sa, keys[i]), cli_json_num(sb, keys[i]),
                      "%s: resumed at iteration %g differs from uninterrupted", keys[i], it);
     free(sa);
     free(sb);

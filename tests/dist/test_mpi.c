@@ -13,17 +13,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/cli_util.h"
 #include "common.h"
 #include "nn/model.h"
 
-static char tmpdir[256];
-static char out_txt[300], err_txt[300];
-
 static void setup(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cg_mpi_%ld_XXXXXX", (long)getpid());
-    cr_assert_not_null(mkdtemp(tmpdir));
-    snprintf(out_txt, sizeof out_txt, "%s/stdout.txt", tmpdir);
-    snprintf(err_txt, sizeof err_txt, "%s/stderr.txt", tmpdir);
+    cli_tmp_make("mpi");
     /* Open MPI's own allocations are reported as leaks under ASan (STACK.md 5); the catgan
      * children inherit this, the test process keeps its own leak check */
     setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
@@ -32,61 +27,40 @@ static void setup(void) {
     cr_assert_eq(cg_init(NULL), CG_OK);
 }
 
-static void teardown(void) {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-}
+static void teardown(void) { cli_tmp_remove(); }
 
 TestSuite(mpi, .init = setup, .fini = teardown, .timeout = 240);
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *s = calloc(1, (size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
-    fclose(f);
-    return s;
-}
 
 /* Runs "catgan train ARGS" on np ranks (np = 0: plain, no launcher) under a 90 s timeout,
  * stdout/stderr captured; returns the exit status (124: timed out). */
 static int train(int np, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int train(int np, const char *fmt, ...) {
-    const char *bin = getenv("CATGAN"), *mpirun = getenv("MPIRUN");
-    cr_assert_not_null(bin, "CATGAN must name the catgan binary");
+    const char *mpirun = getenv("MPIRUN");
     cr_assert_not_null(mpirun, "MPIRUN must name mpirun");
-    char args[2048], launcher[600] = "", cmd[3600];
+    char args[2048] = "train ", pre[700] = "timeout -k 5 90 ";
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
+    vsnprintf(args + strlen(args), sizeof args - strlen(args), fmt, ap);
     va_end(ap);
     /* plm isolated: launch on this node without an rsh agent; the default plm refuses to
      * start at all where no ssh/rsh is installed (minimal CI images), even for local ranks */
     if (np > 0)
-        snprintf(launcher, sizeof launcher,
+        snprintf(pre + strlen(pre), sizeof pre - strlen(pre),
                  "'%s' --allow-run-as-root --oversubscribe --mca btl self,vader"
-                 " --mca plm isolated -np %d", mpirun,
-                 np);
-    snprintf(cmd, sizeof cmd, "timeout -k 5 90 %s '%s' train %s >'%s' 2>'%s' </dev/null",
-             launcher, bin, args, out_txt, err_txt);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                 " --mca plm isolated -np %d ", mpirun, np);
+    return cli_run(pre, args, "");
 }
 
 /* rc == want, else fail with the captured stderr */
 static void expect_rc(int rc, int want, const char *what) {
     if (rc == want) return;
-    char *e = slurp(err_txt);
+    char *e = cli_slurp(cli_err);
     cr_expect_eq(rc, want, "%s: exit %d: %s", what, rc, e);
     free(e);
 }
 
 static void expect_stderr_has(const char *want) {
-    char *e = slurp(err_txt);
+    char *e = cli_slurp(cli_err);
     cr_expect(strstr(e, want) != NULL, "stderr '%s' lacks '%s'", e, want);
     free(e);
 }
@@ -129,7 +103,7 @@ static void write_idx(const char *dir, const char *split, int n, uint32_t seed) 
 
 static const char *small_images(void) {
     static char dir[400];
-    snprintf(dir, sizeof dir, "%s/img", tmpdir);
+    snprintf(dir, sizeof dir, "%s/img", cli_tmpdir);
     mkdir(dir, 0777);
     write_idx(dir, "train", 200, 7);
     write_idx(dir, "t10k", 40, 8);
@@ -147,7 +121,7 @@ static const char *TERM[NTERM] = {"d_loss", "g_loss", "h_x", "h_real", "h_fake",
 static int read_terms(const char *dir, double v[MAXIT][NTERM]) {
     char p[600];
     snprintf(p, sizeof p, "%s/metrics.csv", dir);
-    char *s = slurp(p), *line = strchr(s, '\n');
+    char *s = cli_slurp(p), *line = strchr(s, '\n');
     int n = 0;
     while (line && line[1] && n < MAXIT) {
         char *q = line + 1;
@@ -222,8 +196,8 @@ static void expect_same_run(const char *dir1, const char *dir2, int iters, const
 
 static void same_as_one_process(const char *what, const char *args, int iters) {
     char d1[400], d2[400];
-    snprintf(d1, sizeof d1, "%s/r1", tmpdir);
-    snprintf(d2, sizeof d2, "%s/r2", tmpdir);
+    snprintf(d1, sizeof d1, "%s/r1", cli_tmpdir);
+    snprintf(d2, sizeof d2, "%s/r2", cli_tmpdir);
     int rc = train(0, "%s --iters %d --log-every %d --threads 1 --quiet --out %s", args, iters,
                    LOG_EVERY, d1);
     expect_rc(rc, 0, "one process");
@@ -252,7 +226,7 @@ Test(mpi, conv_bn_in_g_two_ranks_equal_one_process) {
 
 Test(mpi, batch_not_divisible_is_refused) {
     char d[400];
-    snprintf(d, sizeof d, "%s/odd", tmpdir);
+    snprintf(d, sizeof d, "%s/odd", cli_tmpdir);
     int rc = train(2, "--data moons --batch 63 --iters 2 --out %s", d);
     cr_expect_eq(rc, 2, "exit %d", rc);
     expect_stderr_has("--batch 63: must be a multiple of the 2 MPI ranks");
@@ -262,13 +236,13 @@ Test(mpi, batch_not_divisible_is_refused) {
 
 Test(mpi, resume_with_other_rank_count_is_refused) {
     char d[400];
-    snprintf(d, sizeof d, "%s/res", tmpdir);
+    snprintf(d, sizeof d, "%s/res", cli_tmpdir);
     int rc = train(0, "--data moons --batch 64 --iters 4 --quiet --out %s", d);
     expect_rc(rc, 0, "first run");
     rc = train(2, "--resume %s --iters 8", d);
     cr_expect_eq(rc, 2, "exit %d", rc);
     expect_stderr_has("checkpoint.cgck was written by 1 MPI rank(s), this job has 2");
-    char *e = slurp(err_txt);
+    char *e = cli_slurp(cli_err);
     int lines = 0;
     for (const char *c = strstr(e, "catgan:"); c; c = strstr(c + 1, "catgan:")) lines++;
     /* rank 1 refuses too, silently: one line of ours (mpirun adds its own notice) */
@@ -281,7 +255,7 @@ Test(mpi, resume_with_other_rank_count_is_refused) {
 
 Test(mpi, dead_rank_ends_the_job) {
     char d[400];
-    snprintf(d, sizeof d, "%s/dead", tmpdir);
+    snprintf(d, sizeof d, "%s/dead", cli_tmpdir);
     setenv("CATGAN_TEST_KILL_RANK", "1", 1);
     int rc = train(2, "--data moons --batch 64 --iters 100000 --log-every 1000 --out %s", d);
     unsetenv("CATGAN_TEST_KILL_RANK");
