@@ -194,6 +194,57 @@ static void expect_same_run(const char *dir1, const char *dir2, int iters, const
     cg_model_destroy(b);
 }
 
+/* max |a - b| in units of step over a net's parameters, in two groups: the weights of layers
+ * whose output goes straight into a batch norm (*pre), and all the others (*plain). Left out:
+ * those layers' biases, which BN cancels: their exact gradient is 0, the computed one is
+ * rounding noise, and Adam scales it up to steps of either sign. BN also makes each pre-BN
+ * weight row's scale irrelevant, so their gradients are small and noisier too. */
+static void moved_diffs(const struct cg_net *net, const float *a, const float *b, double step,
+                        double *plain, double *pre) {
+    *plain = *pre = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const struct cg_layer *l = &net->L[i];
+        const int pre_bn = i + 1 < net->nlayers && net->L[i + 1].kind == CG_LAYER_BN;
+        const double dw = t_max_abs_diff(a + l->w_off, b + l->w_off, l->nw) / step;
+        if (pre_bn) {
+            *pre = fmax(*pre, dw);
+            continue;
+        }
+        *plain = fmax(*plain, fmax(dw, t_max_abs_diff(a + l->b_off, b + l->b_off, l->nb) / step));
+    }
+}
+
+/* Over the first iterations, before GAN dynamics amplify rounding, every weight that the
+ * function depends on must agree tightly between 1 process and 2 ranks. */
+static void same_weights_early(const char *what, const char *args) {
+    char d1[400], d2[400], p1[600], p2[600];
+    snprintf(d1, sizeof d1, "%s/%s_1", cli_tmpdir, what);
+    snprintf(d2, sizeof d2, "%s/%s_2", cli_tmpdir, what);
+    expect_rc(train(0, "%s --iters %d --log-every %d --threads 1 --quiet --out %s", args,
+                    LOG_EVERY, LOG_EVERY, d1), 0, "one process");
+    expect_rc(train(2, "%s --iters %d --log-every %d --threads 1 --quiet --out %s", args,
+                    LOG_EVERY, LOG_EVERY, d2), 0, "2 ranks");
+    snprintf(p1, sizeof p1, "%s/checkpoint.cgck", d1);
+    snprintf(p2, sizeof p2, "%s/checkpoint.cgck", d2);
+    cg_model *a = NULL, *b = NULL;
+    cr_assert_eq(cg_model_load(p1, 1, &a, NULL, 0), CG_OK, "%s", cg_last_error());
+    cr_assert_eq(cg_model_load(p2, 1, &b, NULL, 0), CG_OK, "%s", cg_last_error());
+    double dp, dq, gp, gq;
+    moved_diffs(&a->d, a->pd.w, b->pd.w, (double)a->cfg.lr * LOG_EVERY, &dp, &dq);
+    moved_diffs(&a->g, a->pg.w, b->pg.w, (double)a->cfg.lr_g * LOG_EVERY, &gp, &gq);
+    fprintf(stderr, "%s after %d iterations, of the max move: D %.3g (pre-BN weights %.3g), "
+            "G %.3g (pre-BN weights %.3g)\n", what, LOG_EVERY, dp, dq, gp, gq);
+    /* Measured (pi-mnist, conv, mlp2d): plain parameters <= 1e-3 of the largest possible
+     * move (pi-mnist G's output layer; 2e-4 or less elsewhere), pre-BN weights <= 0.027
+     * (pi-mnist G). Bounds 5x and 4x those. */
+    cr_expect_lt(dp, 5e-3, "%s: D's parameters differ by %.3g of the max move", what, dp);
+    cr_expect_lt(gp, 5e-3, "%s: G's parameters differ by %.3g of the max move", what, gp);
+    cr_expect_lt(dq, 0.1, "%s: D's pre-BN weights differ by %.3g of the max move", what, dq);
+    cr_expect_lt(gq, 0.1, "%s: G's pre-BN weights differ by %.3g of the max move", what, gq);
+    cg_model_destroy(a);
+    cg_model_destroy(b);
+}
+
 static void same_as_one_process(const char *what, const char *args, int iters) {
     char d1[400], d2[400];
     snprintf(d1, sizeof d1, "%s/r1", cli_tmpdir);
@@ -262,4 +313,14 @@ Test(mpi, dead_rank_ends_the_job) {
     cr_expect_neq(rc, 0, "the job must fail");
     cr_expect_neq(rc, 124, "the job hung until the timeout");
     expect_stderr_has("rank 1: CATGAN_TEST_KILL_RANK: killed at iteration 3");
+}
+
+Test(mpi, weights_equal_after_five_iterations) {
+    char args[600];
+    snprintf(args, sizeof args, "--data mnist:%s --arch pi-mnist --labels 20 --batch 16 --seed 2",
+             small_images());
+    same_weights_early("pi-mnist", args);
+    snprintf(args, sizeof args, "--data mnist:%s --arch conv --batch 8 --seed 4", small_images());
+    same_weights_early("conv", args);
+    same_weights_early("mlp2d", "--data moons --batch 64 --seed 3");
 }
