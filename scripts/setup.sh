@@ -4,7 +4,7 @@
 # test: the Criterion suite, the same suite under ASan+UBSan (scripts/sanitize.sh) and each
 # libFuzzer harness for 20 s (scripts/fuzz.sh). This is what CI runs.
 #   bash scripts/setup.sh        # install + build
-#   bash scripts/setup.sh test   # install + build + every test (about 10 minutes on 2 cores)
+#   bash scripts/setup.sh test   # install + build + every test (about 13 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
