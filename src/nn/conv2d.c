@@ -36,16 +36,17 @@
 /* Padded input planes the direct forward reads per pass over the rows: 24 KiB, half an L1. */
 #define L1_PLANES_FLOATS 6144
 
-/* Output-row chunk of the direct stride-1 loops: QB sums live in registers across all taps. */
+/* Slack after the shifted-view path's padded planes: the last tap's view runs past them. */
 #define QB 32
 
 static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
 
 /* Floats per output channel of the margin-padded dy of padded_backward: kh-1 rows and kw-1
- * zeros in front, the (oh, W2) rows, kh-1 rows behind, and a chunk of slack. */
+ * zeros in front, then the (oh, W2) rows and kh-1 rows behind within H2*W2 (the dconv
+ * kernels mask their tails, so nothing past that is read). */
 static size_t dy_plane(int k, size_t H2, size_t W2) {
-    return (size_t)(k - 1) * W2 + (size_t)(k - 1) + H2 * W2 + QB;
+    return (size_t)(k - 1) * W2 + (size_t)(k - 1) + H2 * W2;
 }
 static int n_shards(int n) { return n < CG_CONV_SHARDS ? n : CG_CONV_SHARDS; }
 
@@ -101,10 +102,9 @@ enum cg_status cg_conv2d_init(struct cg_conv2d *p, int c, int h, int w, int oc, 
         pad_floats += (size_t)ksize + QB + (size_t)c * SHIFT_SKEW;
     }
     if (d.small && stride == 1) {
-        /* zero-padded x (col) and dy with zero margins (tmp), each with a chunk of slack for
-         * the fixed-width row chunks (see padded_forward) */
+        /* zero-padded x (col) and dy with zero margins (tmp) */
         const size_t H2 = (size_t)h + 2 * (size_t)pad, W2 = (size_t)w + 2 * (size_t)pad;
-        col_floats = (size_t)c * H2 * W2 + QB;
+        col_floats = (size_t)c * H2 * W2;
         tmp_floats = (size_t)oc * dy_plane(ksize, H2, W2);
     } else if (d.small) {
         /* strided: the row loops work in place */
@@ -465,7 +465,6 @@ static void pad_image(const struct cg_conv2d *p, const float *x, float *xp) {
                    x + (size_t)ci * p->h * p->w, (size_t)p->w, pl + (size_t)pad * W2);
         memset(pl + (size_t)(pad + p->h) * W2, 0, sizeof(float) * (size_t)pad * W2);
     }
-    memset(xp + (size_t)p->c * H2 * W2, 0, sizeof(float) * QB);
 }
 
 /* The thread's tap tables: forward offsets into the padded x in (ci, ki, kj) order (the
