@@ -3,6 +3,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
+
+#include <unistd.h>
 
 #include <omp.h>
 
@@ -39,6 +42,30 @@ void cg_bench_report_flops(benchmark::State &state, double flop_per_iter, enum c
         benchmark::Counter::kIsRate);
 }
 
+// peak_fraction is a kIsRate counter (the library divides it by the measured seconds), which
+// the console reporter marks "/s"; the value is a plain fraction, so drop the mark there.
+class cg_console_reporter : public benchmark::ConsoleReporter {
+  public:
+    explicit cg_console_reporter(OutputOptions o) : benchmark::ConsoleReporter(o) {}
+    void ReportRuns(const std::vector<Run> &runs) override {
+        std::vector<Run> shown(runs);
+        for (Run &r : shown) {
+            auto it = r.counters.find("peak_fraction");
+            if (it != r.counters.end()) it->second.flags = benchmark::Counter::kDefaults;
+        }
+        benchmark::ConsoleReporter::ReportRuns(shown);
+    }
+};
+
+// True when argv asks for another output format than the console's.
+static bool other_format(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (std::strncmp(argv[i], "--benchmark_format=", 19) == 0 &&
+            std::strcmp(argv[i] + 19, "console") != 0)
+            return true;
+    return false;
+}
+
 int main(int argc, char **argv) {
     if (cg_init(nullptr) != CG_OK) {
         std::fprintf(stderr, "catgan_bench: %s\n", cg_last_error());
@@ -47,9 +74,23 @@ int main(int argc, char **argv) {
     benchmark::AddCustomContext("cpu_model", cg_cpu_model());
     benchmark::AddCustomContext("isa_best", cg_isa_name(cg_cpu_best()));
     benchmark::AddCustomContext("omp_max_threads", std::to_string(omp_get_max_threads()));
+    // before Initialize, which removes the flags it knows from argv
+    const bool console = !other_format(argc, argv);
+    bool tabular = false;
+    for (int i = 1; i < argc; i++)
+        if (std::strcmp(argv[i], "--benchmark_counters_tabular=true") == 0) tabular = true;
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
-    benchmark::RunSpecifiedBenchmarks();
+    if (!console) {
+        benchmark::RunSpecifiedBenchmarks();
+    } else {
+        // the library's own console defaults: colour on a terminal, counters inline
+        int opts = isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_Color
+                                         : benchmark::ConsoleReporter::OO_None;
+        if (tabular) opts |= benchmark::ConsoleReporter::OO_Tabular;
+        cg_console_reporter reporter(static_cast<benchmark::ConsoleReporter::OutputOptions>(opts));
+        benchmark::RunSpecifiedBenchmarks(&reporter);
+    }
     benchmark::Shutdown();
     return 0;
 }
