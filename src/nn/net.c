@@ -47,6 +47,10 @@ static enum cg_status commit(struct cg_net *net, struct cg_layer *l) {
         l->st_off = net->nstate;
         net->nstate += 2 * (size_t)l->oc;
     }
+    if (l->kind == CG_LAYER_RLIFT) {
+        l->st_off = net->nstate;
+        net->nstate += 2;
+    }
     if (l->out_size > net->max_size) net->max_size = l->out_size;
     net->out_size = l->out_size;
     net->nlayers++;
@@ -137,6 +141,27 @@ enum cg_status cg_net_noise(struct cg_net *net, float sigma) {
     return commit(net, l);
 }
 
+enum cg_status cg_net_radial_lift(struct cg_net *net, float scale) {
+    PUSH_OR_FAIL(l, net, CG_LAYER_RLIFT);
+    int in = l->c * l->h * l->w;
+    enum cg_status st = cg_radial_lift_init(&l->u.rlift, in, scale);
+    if (st != CG_OK) return st;
+    l->c = in; l->h = l->w = 1;
+    l->oc = in + 1; l->oh = l->ow = 1;
+    return commit(net, l);
+}
+
+enum cg_status cg_net_init_scale(struct cg_net *net, float s) {
+    struct cg_layer *l = net->nlayers ? &net->L[net->nlayers - 1] : NULL;
+    if (!l || !(l->kind == CG_LAYER_LINEAR || l->kind == CG_LAYER_CONV ||
+                l->kind == CG_LAYER_UPCONV))
+        return CG_FAIL(CG_ERR_INVALID_ARG, "the last layer has no weights to scale");
+    if (!(s > 0.0f) || !isfinite(s))
+        return CG_FAIL(CG_ERR_INVALID_ARG, "s=%g must be > 0 and finite", (double)s);
+    l->init_scale = s;
+    return CG_OK;
+}
+
 enum cg_status cg_net_reshape(struct cg_net *net, int c, int h, int w) {
     int c0, h0, w0;
     cur_shape(net, &c0, &h0, &w0);
@@ -180,6 +205,10 @@ static size_t layout(const struct cg_net *net, int n, struct cg_pass *p, unsigne
             TAKE(mean, float, l->oc);
             TAKE(rstd, float, l->oc);
         }
+        if (l->kind == CG_LAYER_RLIFT) {
+            TAKE(mean, float, 1);
+            TAKE(rstd, float, 1);
+        }
         if (l->kind == CG_LAYER_MAXPOOL) TAKE(am, int32_t, (size_t)n * l->out_size);
         if (p) {
             p->act[i + 1] = y;
@@ -214,6 +243,7 @@ size_t cg_net_bn_max_c(const struct cg_net *net) {
     size_t c = 0;
     for (int i = 0; i < net->nlayers; i++)
         if (net->L[i].kind == CG_LAYER_BN && (size_t)net->L[i].oc > c) c = (size_t)net->L[i].oc;
+        else if (net->L[i].kind == CG_LAYER_RLIFT && c < 1) c = 1;   /* its two sums */
     return c;
 }
 
@@ -230,7 +260,9 @@ void cg_net_init_params(const struct cg_net *net, float *w, float *state, uint64
         if (l->kind == CG_LAYER_LINEAR || l->kind == CG_LAYER_CONV ||
             l->kind == CG_LAYER_UPCONV) {
             size_t fan_in = l->nw / (size_t)l->oc;
-            cg_rng_fill_normal(&r, w + l->w_off, l->nw, 0.0f, gain / sqrtf((float)fan_in), 1);
+            float scale = l->init_scale > 0.0f ? l->init_scale : 1.0f;
+            cg_rng_fill_normal(&r, w + l->w_off, l->nw, 0.0f,
+                               scale * gain / sqrtf((float)fan_in), 1);
             memset(w + l->b_off, 0, l->nb * sizeof(float));
         } else if (l->kind == CG_LAYER_BN) {
             for (size_t j = 0; j < l->nw; j++) w[l->w_off + j] = 1.0f;
@@ -239,6 +271,9 @@ void cg_net_init_params(const struct cg_net *net, float *w, float *state, uint64
                 state[l->st_off + j] = 0.0f;
                 state[l->st_off + l->oc + j] = 1.0f;
             }
+        } else if (l->kind == CG_LAYER_RLIFT) {
+            state[l->st_off] = (float)l->c;
+            state[l->st_off + 1] = 2.0f * (float)l->c;
         }
     }
 }
@@ -272,6 +307,9 @@ void cg_layer_describe(const struct cg_layer *l, char *buf, size_t cap) {
     case CG_LAYER_LRELU: snprintf(buf, cap, "leaky relu %zu", l->out_size); break;
     case CG_LAYER_SIGMOID: snprintf(buf, cap, "sigmoid %zu", l->out_size); break;
     case CG_LAYER_NOISE: snprintf(buf, cap, "gaussian noise %zu", l->out_size); break;
+    case CG_LAYER_RLIFT:
+        snprintf(buf, cap, "radial lift %zu->%zu", l->in_size, l->out_size);
+        break;
     }
 }
 
@@ -303,6 +341,17 @@ static void bn_forward_sync(const struct cg_net *net, const struct cg_layer *l, 
     cg_dist_sum_d(s, 2 * l->oc);
     size_t cnt = (size_t)n * (size_t)net->ranks * (size_t)l->u.bn.hw;
     cg_batchnorm_forward_sums(&l->u.bn, n, cnt, s, ss, x, gamma, beta, y, mean, rstd, rm, rv);
+}
+
+/* The radial lift's training forward with statistics over every rank's examples. */
+static void rlift_forward_sync(const struct cg_net *net, const struct cg_layer *l, int n,
+                               const float *x, float *y, float *mean, float *rstd, float *rm,
+                               float *rv) {
+    double *s = net->sync_buf;
+    cg_radial_lift_sums(&l->u.rlift, n, x, s);
+    cg_dist_sum_d(s, 2);
+    cg_radial_lift_forward_sums(&l->u.rlift, n, (size_t)n * (size_t)net->ranks, s, x, y, mean,
+                                rstd, rm, rv);
 }
 
 void cg_net_forward(const struct cg_net *net, int n, struct cg_pass *p, const float *w,
@@ -359,6 +408,18 @@ void cg_net_forward(const struct cg_net *net, int n, struct cg_pass *p, const fl
             else
                 memcpy(y, x, count * sizeof(float));
             break;
+        case CG_LAYER_RLIFT: {
+            float *rm = state + l->st_off, *rv = rm + 1;
+            if (train && net->sync)
+                rlift_forward_sync(net, l, n, x, y, p->mean[i], p->rstd[i],
+                                   update_stats ? rm : NULL, update_stats ? rv : NULL);
+            else if (train)
+                cg_radial_lift_forward_train(&l->u.rlift, n, x, y, p->mean[i], p->rstd[i],
+                                             update_stats ? rm : NULL, update_stats ? rv : NULL);
+            else
+                cg_radial_lift_forward_eval(&l->u.rlift, n, x, rm, rv, y);
+            break;
+        }
         }
         if (net->prof) {
             net->prof->fwd[i] += cg_seconds() - t0;
@@ -433,6 +494,17 @@ static void layer_backward(const struct cg_net *net, int i, int n, struct cg_pas
         break;
     case CG_LAYER_NOISE:
         if (dx) cg_gauss_noise_backward(count, dy, dx, nt);
+        break;
+    case CG_LAYER_RLIFT:
+        if (dx && net->sync) {
+            double *g = net->sync_buf;
+            cg_radial_lift_backward_sums(&l->u.rlift, n, dy, x, p->mean[i], p->rstd[i], g);
+            cg_dist_sum_d(g, 2);
+            cg_radial_lift_backward_dx(&l->u.rlift, n, (size_t)n * (size_t)net->ranks, g, dy, x,
+                                       p->mean[i], p->rstd[i], dx);
+        } else if (dx) {
+            cg_radial_lift_backward(&l->u.rlift, n, dy, x, p->mean[i], p->rstd[i], dx);
+        }
         break;
     }
 }

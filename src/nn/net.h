@@ -11,6 +11,7 @@
 #include "nn/adam.h"
 #include "nn/batchnorm.h"
 #include "nn/conv2d.h"
+#include "nn/lift.h"
 #include "nn/linear.h"
 #include "nn/noise.h"
 #include "nn/pool.h"
@@ -21,7 +22,7 @@
 
 enum cg_layer_kind {
     CG_LAYER_LINEAR, CG_LAYER_CONV, CG_LAYER_MAXPOOL, CG_LAYER_UPSAMPLE, CG_LAYER_BN,
-    CG_LAYER_LRELU, CG_LAYER_SIGMOID, CG_LAYER_NOISE, CG_LAYER_UPCONV
+    CG_LAYER_LRELU, CG_LAYER_SIGMOID, CG_LAYER_NOISE, CG_LAYER_UPCONV, CG_LAYER_RLIFT
 };
 
 struct cg_layer {
@@ -36,12 +37,14 @@ struct cg_layer {
         struct cg_upsample up;
         struct cg_batchnorm bn;
         struct cg_upconv2d upconv;
+        struct cg_radial_lift rlift;
     } u;
     float slope;          /* leaky ReLU */
     float sigma;          /* Gaussian noise */
+    float init_scale;     /* 0: He-normal as is; else its weights times this at init */
     size_t w_off, b_off;  /* weights/gamma and bias/beta in the param block */
     size_t nw, nb;
-    size_t st_off;        /* BN running mean (c) then var (c) in the state block */
+    size_t st_off;        /* BN (radial lift) running mean (c, 1) then var in the state block */
     int in_place;         /* activation overwrites its input (leaky ReLU) */
 };
 
@@ -100,6 +103,11 @@ enum cg_status cg_net_bn(struct cg_net *net);
 enum cg_status cg_net_lrelu(struct cg_net *net, float slope);
 enum cg_status cg_net_sigmoid(struct cg_net *net);
 enum cg_status cg_net_noise(struct cg_net *net, float sigma);
+/* Appends the batch-normalised squared norm of the current features, times scale (nn/lift.h):
+ * c*h*w -> c*h*w + 1 features. */
+enum cg_status cg_net_radial_lift(struct cg_net *net, float scale);
+/* Scales the initial weights of the last layer (linear, conv) by s > 0 (cg_net_init_params). */
+enum cg_status cg_net_init_scale(struct cg_net *net, float s);
 /* Reshapes the current (c,h,w) to (c2,h2,w2) of the same size (a view, no layer). */
 enum cg_status cg_net_reshape(struct cg_net *net, int c, int h, int w);
 
@@ -111,7 +119,8 @@ size_t cg_net_ws_bytes(const struct cg_net *net, int n);
 /* Channels of the widest batch-norm layer (0 when there is none). */
 size_t cg_net_bn_max_c(const struct cg_net *net);
 
-/* He-normal (fan-in, leaky-ReLU gain) weights, zero biases, BN gamma 1 beta 0, running var 1. */
+/* He-normal (fan-in, leaky-ReLU gain) weights (times a layer's init_scale), zero biases, BN
+ * gamma 1 beta 0, running var 1; a radial lift's running mean d and var 2d (|x|^2 of N(0, I)). */
 void cg_net_init_params(const struct cg_net *net, float *w, float *state, uint64_t seed);
 
 /* Forward n examples from p->act[0]. train: batch-norm batch statistics (running stats
