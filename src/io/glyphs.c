@@ -41,7 +41,10 @@ static void add_arc(struct glyph *g, float cx, float cy, float r, float a0, floa
  * bar and an L were subsets of the plus and the triangle, a small square and a thin wave
  * shared the plus's central ink: CatGAN merged each of those pairs into one cluster. With
  * this set, seed 1 leaves only the ring and the "||" in one cluster (accuracy 0.90); moving
- * the bars inwards made other seeds worse (0.69, 0.70). */
+ * the bars inwards made other seeds worse (0.69, 0.70). Later trials (a filled disc, "T", "L",
+ * ">", "U"; jitter x0.5 or x1.5) merged as often on seeds 1-5: the merged pairs change with the
+ * seed and each comes with a cluster D left empty early, not with a pair of similar shapes
+ * (docs/toy.md, session 3 glyphs). */
 static void build_glyphs(struct glyph *g) {
     memset(g, 0, GLYPH_CLASSES * sizeof *g);
     add_arc(&g[0], 0.5f, 0.5f, 0.38f, 0.0f, 360.0f, 32);
