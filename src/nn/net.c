@@ -509,6 +509,18 @@ static void layer_backward(const struct cg_net *net, int i, int n, struct cg_pas
     }
 }
 
+/* Backward passes accumulate, so each dx buffer starts at zero; zeroed by every thread's share
+ * (on one thread this serial memset was ~2% of a conv iteration at 2 threads). */
+static void zero_floats(float *x, size_t count, int nt) {
+    const size_t chunk = 16384; /* 64 KiB: whole pages per piece, few pieces */
+    const long long pieces = (long long)((count + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static) num_threads(nt) if (pieces > 1)
+    for (long long c = 0; c < pieces; c++) {
+        const size_t lo = (size_t)c * chunk;
+        memset(x + lo, 0, sizeof(float) * (count - lo < chunk ? count - lo : chunk));
+    }
+}
+
 void cg_net_backward(const struct cg_net *net, int n, struct cg_pass *p, const float *w,
                      float *dout, float *dw, float *din, float *gbuf[2], void *ws) {
     float *dy = dout;
@@ -519,7 +531,7 @@ void cg_net_backward(const struct cg_net *net, int n, struct cg_pass *p, const f
             dx = din;
         } else {
             dx = (dy == gbuf[0]) ? gbuf[1] : gbuf[0];
-            memset(dx, 0, (size_t)n * l->in_size * sizeof(float));
+            zero_floats(dx, (size_t)n * l->in_size, net->nt > 0 ? net->nt : 1);
         }
         if (net->prof) timed_backward(net, i, n, p, w, dy, dx, dw, ws);
         else layer_backward(net, i, n, p, w, dy, dx, dw, ws);
