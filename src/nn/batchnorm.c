@@ -26,23 +26,31 @@ enum cg_status cg_batchnorm_init(struct cg_batchnorm *p, int c, int hw, float ep
     return CG_OK;
 }
 
+void cg_bn_moments(size_t cnt, double s, double ss, float eps, float momentum, double *mu,
+                   double *r, float *run_mean, float *run_var) {
+    double m = s / (double)cnt;
+    double var = ss / (double)cnt - m * m;
+    if (var < 0.0) var = 0.0; /* E[x^2] - mu^2 can round below 0 for constant channels */
+    *mu = m;
+    *r = 1.0 / sqrt(var + (double)eps);
+    double mom = momentum;
+    if (run_mean) *run_mean = (float)((1.0 - mom) * *run_mean + mom * m);
+    if (run_var) {
+        double unbiased = cnt > 1 ? var * (double)cnt / (double)(cnt - 1) : var;
+        *run_var = (float)((1.0 - mom) * *run_var + mom * unbiased);
+    }
+}
+
 /* Channel ch from its double sums: saves mean/rstd, updates the running stats and returns
  * the float scale and shift of y = x*scale + shift. */
 static void finish_stats(const struct cg_batchnorm *p, size_t cnt, int ch, double s, double ss,
                          const float *gamma, const float *beta, float *mean, float *rstd,
                          float *run_mean, float *run_var, float *scale, float *shift) {
-    double mu = s / (double)cnt;
-    double var = ss / (double)cnt - mu * mu;
-    if (var < 0.0) var = 0.0; /* E[x^2] - mu^2 can round below 0 for constant channels */
-    double r = 1.0 / sqrt(var + (double)p->eps);
-    double mom = p->momentum;
+    double mu, r;
+    cg_bn_moments(cnt, s, ss, p->eps, p->momentum, &mu, &r, run_mean ? run_mean + ch : NULL,
+                  run_var ? run_var + ch : NULL);
     if (mean) mean[ch] = (float)mu;
     if (rstd) rstd[ch] = (float)r;
-    if (run_mean) run_mean[ch] = (float)((1.0 - mom) * run_mean[ch] + mom * mu);
-    if (run_var) {
-        double unbiased = cnt > 1 ? var * (double)cnt / (double)(cnt - 1) : var;
-        run_var[ch] = (float)((1.0 - mom) * run_var[ch] + mom * unbiased);
-    }
     double g = gamma ? gamma[ch] : 1.0, b = beta ? beta[ch] : 0.0;
     *scale = (float)(g * r);
     *shift = (float)(b - mu * g * r);

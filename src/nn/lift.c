@@ -3,6 +3,7 @@
 #include <assert.h>
 #include <math.h>
 
+#include "nn/batchnorm.h"
 #include "nn/lift.h"
 
 enum cg_status cg_radial_lift_init(struct cg_radial_lift *p, int d, float scale) {
@@ -45,19 +46,14 @@ void cg_radial_lift_forward_sums(const struct cg_radial_lift *p, int n, size_t c
                                  const double s[2], const float *x, float *y, float *mean,
                                  float *rstd, float *run_mean, float *run_var) {
     assert(cnt >= 1);
-    double m = s[0] / (double)cnt;
-    double var = s[1] / (double)cnt - m * m;
-    if (var < 0) var = 0; /* rounding of E q^2 - (E q)^2 on a constant batch */
-    float fm = (float)m, fr = (float)(1.0 / sqrt(var + p->eps));
+    double m, r;
+    const int upd = run_mean && run_var;
+    cg_bn_moments(cnt, s[0], s[1], p->eps, p->momentum, &m, &r, upd ? run_mean : NULL,
+                  upd ? run_var : NULL);
+    float fm = (float)m, fr = (float)r;
     emit(p, n, x, fm, fr, y);
     if (mean) *mean = fm;
     if (rstd) *rstd = fr;
-    if (run_mean && run_var) {
-        double mom = p->momentum;
-        double unbiased = cnt > 1 ? var * (double)cnt / (double)(cnt - 1) : var;
-        *run_mean = (float)((1.0 - mom) * *run_mean + mom * m);
-        *run_var = (float)((1.0 - mom) * *run_var + mom * unbiased);
-    }
 }
 
 void cg_radial_lift_forward_train(const struct cg_radial_lift *p, int n, const float *x,
