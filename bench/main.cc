@@ -57,13 +57,17 @@ class cg_console_reporter : public benchmark::ConsoleReporter {
     }
 };
 
-// True when argv asks for another output format than the console's.
-static bool other_format(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (std::strncmp(argv[i], "--benchmark_format=", 19) == 0 &&
-            std::strcmp(argv[i] + 19, "console") != 0)
-            return true;
-    return false;
+// The console options argv asks for: false when it asks for another output format than the
+// console's; *tabular for --benchmark_counters_tabular=true.
+static bool console_output(int argc, char **argv, bool *tabular) {
+    bool console = true;
+    *tabular = false;
+    for (int i = 1; i < argc; i++) {
+        if (std::strncmp(argv[i], "--benchmark_format=", 19) == 0)
+            console = std::strcmp(argv[i] + 19, "console") == 0;
+        if (std::strcmp(argv[i], "--benchmark_counters_tabular=true") == 0) *tabular = true;
+    }
+    return console;
 }
 
 int main(int argc, char **argv) {
@@ -75,10 +79,8 @@ int main(int argc, char **argv) {
     benchmark::AddCustomContext("isa_best", cg_isa_name(cg_cpu_best()));
     benchmark::AddCustomContext("omp_max_threads", std::to_string(omp_get_max_threads()));
     // before Initialize, which removes the flags it knows from argv
-    const bool console = !other_format(argc, argv);
-    bool tabular = false;
-    for (int i = 1; i < argc; i++)
-        if (std::strcmp(argv[i], "--benchmark_counters_tabular=true") == 0) tabular = true;
+    bool tabular;
+    const bool console = console_output(argc, argv, &tabular);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
     if (!console) {
