@@ -13,14 +13,14 @@ extern "C" {
 struct cg_batchnorm { int c, hw; float eps, momentum; int nt; };
 
 /* c, hw > 0; eps > 0 (PyTorch: 1e-5); momentum in [0, 1] (PyTorch: 0.1); nt >= 1. */
+enum cg_status cg_batchnorm_init(struct cg_batchnorm *p, int c, int hw, float eps,
+                                 float momentum, int nt);
+
 /* Mean and 1/sqrt(var + eps) of cnt values from their sum s and sum of squares ss (biased
  * variance, clamped at 0), and the running statistics' momentum update (unbiased variance)
  * when run_mean / run_var are not NULL. Shared by batch norm and the radial lift. */
 void cg_bn_moments(size_t cnt, double s, double ss, float eps, float momentum, double *mu,
                    double *r, float *run_mean, float *run_var);
-
-enum cg_status cg_batchnorm_init(struct cg_batchnorm *p, int c, int hw, float eps,
-                                 float momentum, int nt);
 
 /* Normalises with the batch statistics: y = (x - mean) * rstd * gamma + beta, computed as
  * x*scale + shift with the statistics summed in double. Writes mean and rstd = 1/sqrt(var +

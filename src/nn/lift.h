@@ -1,6 +1,6 @@
 /* Radial feature lift of low-dimensional points: [x, scale * BN(|x|^2)], the squared norm batch-
  * normalised per pass (Ioffe & Szegedy 2015 on one channel), x passed through unchanged.
- * Why a CatGAN on concentric circles needs it: docs/toy.md ("Session 4"). */
+ * Why a CatGAN on concentric circles needs it: docs/toy.md ("Session 3, part 2"). */
 #ifndef CG_NN_LIFT_H
 #define CG_NN_LIFT_H
 

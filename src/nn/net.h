@@ -116,7 +116,8 @@ size_t cg_net_pass_bytes(const struct cg_net *net, int n);
 void cg_net_pass_bind(const struct cg_net *net, int n, struct cg_pass *p, unsigned char *mem);
 size_t cg_net_ws_bytes(const struct cg_net *net, int n);
 
-/* Channels of the widest batch-norm layer (0 when there is none). */
+/* Channels of the widest batch-norm layer, at least 1 with a radial lift (its two sums), 0
+ * with neither: sizes the buffer of the sums that data parallelism adds over ranks. */
 size_t cg_net_bn_max_c(const struct cg_net *net);
 
 /* He-normal (fan-in, leaky-ReLU gain) weights (times a layer's init_scale), zero biases, BN
