@@ -1,10 +1,17 @@
 /* Runtime ISA selection (oneDNN-style max-ISA cap): cg_init fills the kernel table once. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 
 #include "simd/kernels.h"
 
 static struct cg_kernels table;
+/* Set (release) once table is filled. A kernel's first caller may be inside an OpenMP region:
+ * without the once-guard every thread ran cg_init and grew the GEMM pool twice (a race that
+ * LeakSanitizer caught as a leaked pool in the maxpool test). */
+static atomic_int table_ready;
+static once_flag lazy_once = ONCE_FLAG_INIT;
 
 const char *cg_isa_name(enum cg_isa isa) {
     switch (isa) {
@@ -51,22 +58,28 @@ enum cg_status cg_init(const struct cg_init_opts *opts) {
     enum cg_isa isa = CG_ISA_REF;
     enum cg_status st = select_isa(opts, &isa);
     if (st != CG_OK) return st;
-    struct cg_kernels k = {.isa = isa, .ready = 1};
+    struct cg_kernels k = {.isa = isa};
     cg_gemm_kernels_select(&k.gemm, isa);
     cg_vec_kernels_select(&k.vec, isa);
     cg_softmax_kernels_select(&k.softmax, isa);
     cg_dconv_kernels_select(&k.dconv, isa);
     table = k;
+    atomic_store_explicit(&table_ready, 1, memory_order_release);
     return CG_OK;
 }
 
 enum cg_isa cg_isa_active(void) { return cg_kernels()->isa; }
 
-const struct cg_kernels *cg_kernels(void) {
-    if (!table.ready && cg_init(NULL) != CG_OK) {
+static void lazy_init(void) {
+    if (atomic_load_explicit(&table_ready, memory_order_acquire)) return;
+    if (cg_init(NULL) != CG_OK) {
         /* CG_ISA was bad: fall back to the portable path rather than run with no kernels */
         struct cg_init_opts o = {.isa_cap = CG_ISA_REF, .ignore_env = 1};
         cg_init(&o);
     }
+}
+
+const struct cg_kernels *cg_kernels(void) {
+    if (!atomic_load_explicit(&table_ready, memory_order_acquire)) call_once(&lazy_once, lazy_init);
     return &table;
 }

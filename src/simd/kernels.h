@@ -16,7 +16,6 @@ extern "C" {
 
 struct cg_kernels {
     enum cg_isa isa;
-    int ready;
     struct cg_gemm_kernels gemm;
     struct cg_vec_kernels vec;
     struct cg_softmax_kernels softmax;
