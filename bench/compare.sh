@@ -19,6 +19,13 @@ REPEATS=${REPEATS:-3}
 OURS_REPEATS=${OURS_REPEATS:-1}
 # Passive waiting is PyTorch's best setting on 2 shared cores (NOTES.md); both get the same.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# Some of our machines set OPENBLAS_CORETYPE=Haswell (and OPENBLAS_L2_SIZE) for old OpenBLAS
+# builds; on an AVX-512 core that costs PyTorch's dense layers ~15% (pi-mnist 1327 vs 1561
+# images/s). PyTorch gets its best setting: both unset for its runs (TORCH_NATIVE_BLAS=0 keeps
+# them); the header names the kernels OpenBLAS chose, and --check runs under the same setting.
+TORCH_NATIVE_BLAS=${TORCH_NATIVE_BLAS:-1}
+torch_env=(env)
+[[ $TORCH_NATIVE_BLAS == 0 ]] || torch_env=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ref="$here/torch_reference.py"
@@ -28,7 +35,7 @@ die() { echo "compare.sh: $*" >&2; exit 1; }
 [[ -x "$CATGAN" ]] || die "CATGAN=$CATGAN is not an executable; build it first" \
     "(meson setup build && meson compile -C build) or set CATGAN=<build dir>/catgan"
 command -v "$PYTHON" > /dev/null || die "PYTHON=$PYTHON not found"
-if ! terr=$("$PYTHON" -c 'import torch' 2>&1); then
+if ! terr=$("${torch_env[@]}" "$PYTHON" -c 'import torch' 2>&1); then
     die "PyTorch is missing: '$PYTHON -c \"import torch\"' failed (${terr##*$'\n'});" \
         "install Debian's python3-torch (apt-get install python3-torch) or set PYTHON to an" \
         "interpreter that has torch"
@@ -80,22 +87,32 @@ ours() {
 # torch NET THREADS BATCH ITERS -> "img/s rss version"
 torch_run() {
     local net=$1 t=$2 b=$3 n=$4 f="$tmp/torch-$1-$2-$3.json"
-    if ! "$PYTHON" "$ref" --net "$net" --threads "$t" --batch "$b" --iters "$n" \
-            --repeats "$REPEATS" --json > "$f" 2> "$f.err"; then
+    if ! "${torch_env[@]}" "$PYTHON" "$ref" --net "$net" --threads "$t" --batch "$b" \
+            --iters "$n" --repeats "$REPEATS" --json > "$f" 2> "$f.err"; then
         echo "compare.sh: torch_reference.py --net $net --threads $t --batch $b failed:" >&2
         tail -n 5 "$f.err" >&2
         return 1
     fi
     cat "$f" >> "$results"
-    echo "$(jget "$f" images_per_second) $(jget "$f" peak_rss_mib) $(jget "$f" torch)"
+    echo "$(jget "$f" images_per_second) $(jget "$f" peak_rss_mib) $(jget "$f" torch)" \
+         "$(jget "$f" openblas_core)"
 }
 
 for net in $NETS; do
     [[ $net == conv || $net == pi-mnist ]] || die "NETS: unknown net '$net' (conv, pi-mnist)"
 done
+# Debian's torch calls whatever libblas.so.3 the alternatives system points at: without
+# libopenblas0-pthread that is the reference BLAS, and pi-mnist runs ~10x slower. (OpenBLAS's
+# liblapack may be mapped beside the reference libblas, so look at libblas itself.)
+if ! "${torch_env[@]}" "$PYTHON" -c 'import os, sys, torch
+libs = {l.split()[-1] for l in open("/proc/self/maps") if "libblas.so" in l}
+sys.exit(not any("openblas" in os.path.realpath(p) for p in libs))'; then
+    die "PyTorch's BLAS is not OpenBLAS (Debian's reference libblas.so.3 is selected): install" \
+        "libopenblas0-pthread (apt-get install libopenblas0-pthread), or the comparison is unfair"
+fi
 # The reference must compute what it claims before its speed means anything.
 for net in $NETS; do
-    if ! out=$("$PYTHON" "$ref" --net "$net" --check 2>&1); then
+    if ! out=$("${torch_env[@]}" "$PYTHON" "$ref" --net "$net" --check 2>&1); then
         printf '%s\n' "$out" >&2
         die "torch_reference.py --net $net --check failed"
     fi
@@ -106,6 +123,7 @@ rows=()
 status=0
 isa="?"
 tver="?"
+blas_core="?"
 for net in $NETS; do
     case $net in
         conv) n_ours=$ITERS_CONV; n_torch=$TORCH_ITERS_CONV ;;
@@ -119,9 +137,9 @@ for net in $NETS; do
             o=$(ours "$net" "$t" "$b" "$n_ours") || { status=1; o="- - -"; }
             p=$(torch_run "$net" "$t" "$b" "$n_torch") || { status=1; p="- - -"; }
             read -r oi orss oisa <<< "$o"
-            read -r pi prss pver <<< "$p"
+            read -r pi prss pver pcore <<< "$p"
             if [[ $oisa != - ]]; then isa=$oisa; fi
-            if [[ $pver != - ]]; then tver=$pver; fi
+            if [[ $pver != - ]]; then tver=$pver; blas_core=$pcore; fi
             rows+=("$(awk -v net="$net" -v t="$t" -v b="$b" -v oi="$oi" -v pi="$pi" \
                 -v orss="$orss" -v prss="$prss" 'function f(x, d) {
                     return x == "-" ? "FAIL" : sprintf("%." d "f", x) }
@@ -138,7 +156,8 @@ if [[ $commit != unknown ]] && ! git -C "$here/.." diff --quiet HEAD 2> /dev/nul
     commit="$commit+dirty"
 fi
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-echo "catgan tree $commit ($CATGAN, $isa) vs PyTorch $tver; $(date '+%Y-%m-%d %H:%M'); $cpu," \
+echo "catgan tree $commit ($CATGAN, $isa) vs PyTorch $tver (OpenBLAS kernels $blas_core);" \
+     "$(date '+%Y-%m-%d %H:%M'); $cpu," \
      "$(nproc) cores; OMP_WAIT_POLICY=$OMP_WAIT_POLICY; load average $load_before before," \
      "$load_after after"
 echo "iterations: ours $ITERS_CONV conv / $ITERS_PI pi-mnist (median of $OURS_REPEATS run(s));" \

@@ -40,7 +40,9 @@ def set_threads(n):
     """Pins PyTorch's intra-op pool (oneDNN, ATen) and OpenBLAS to n threads.
 
     torch.set_num_threads does not reach Debian's OpenBLAS-pthread (NOTES.md), so it is called
-    through ctypes on the very library torch loaded. Returns that library's path or None.
+    through ctypes on the very library torch loaded. Returns that library's path (None when
+    torch's BLAS is not OpenBLAS: Debian's reference libblas, ~10x slower on dense layers,
+    unless libopenblas0-pthread is installed) and the name of the kernels OpenBLAS chose.
     """
     torch.set_num_threads(n)
     try:
@@ -54,12 +56,17 @@ def set_threads(n):
             if "openblas" in os.path.basename(name) and ".so" in name:
                 path = name
                 break
+    core = None
     if path is not None:
         lib = ctypes.CDLL(path)
         lib.openblas_set_num_threads(ctypes.c_int(n))
         if hasattr(lib, "openblas_get_num_threads") and lib.openblas_get_num_threads() != n:
             raise RuntimeError("openblas_set_num_threads(%d) did not take in %s" % (n, path))
-    return path
+        if hasattr(lib, "openblas_get_corename"):
+            # OPENBLAS_CORETYPE picks the kernels: Haswell's are AVX2 even on AVX-512 cores
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            core = lib.openblas_get_corename().decode()
+    return path, core
 
 
 class GaussianNoise(nn.Module):
@@ -293,7 +300,7 @@ def parse_args(argv):
 
 def main(argv):
     a = parse_args(argv)
-    blas = set_threads(a.threads)
+    blas, blas_core = set_threads(a.threads)
     if a.check:
         return check(a.net)
     rss_import = rss_mib()
@@ -321,7 +328,7 @@ def main(argv):
                warmup=a.warmup, images_per_second=ips,
                seconds_per_iteration=a.batch / ips, repeats_images_per_second=rates,
                peak_rss_mib=rss_mib(), rss_after_import_mib=rss_import,
-               torch=torch.__version__, openblas=blas,
+               torch=torch.__version__, openblas=blas, openblas_core=blas_core,
                omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),
                mkldnn=torch.backends.mkldnn.is_available(), final=last)
     if a.json:

@@ -8,7 +8,10 @@
 
 #include "simd/gemm.h"
 
-#define MR 8
+/* 12 rows: 24 accumulators, 24 FMAs per 2 B loads + 12 broadcasts. On a core with two
+ * 512-bit FMA pipes (measured 208 GFLOP/s here) 8 rows reached 79% of peak at 512^3 and
+ * 12 rows 87% (14 rows: no better; 16 would spill). */
+#define MR 12
 #define NR 32
 
 /* R live rows and NV live 16-column vectors as compile-time constants, so each variant keeps
@@ -81,10 +84,14 @@ tile(const size_t R, const size_t NV, const bool masked, size_t nr, size_t kc,
     case 5: tile(5, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
     case 6: tile(6, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
     case 7: tile(7, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
-    default: tile(8, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;       \
+    case 8: tile(8, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
+    case 9: tile(9, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
+    case 10: tile(10, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;      \
+    case 11: tile(11, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;      \
+    default: tile(12, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;      \
     }
 
-void cg_f32_gemm_8x32__avx512(size_t mr, size_t nr, size_t kc, const float *restrict a,
+void cg_f32_gemm_12x32__avx512(size_t mr, size_t nr, size_t kc, const float *restrict a,
                               const float *restrict b, size_t ldb, float *restrict c,
                               size_t ldc, float alpha, float beta) {
     assert(mr >= 1 && mr <= MR && nr >= 1 && nr <= NR && kc >= 1);
