@@ -10,7 +10,7 @@
 
 static const struct cg_gemm_kernels registry[] = {
 #define CG_GEMM_UKERNEL(isa, fn, mr, nr, kc, mc, nc) \
-    {CG_ISA_##isa, #fn, mr, nr, kc, mc, nc, fn, NULL, NULL},
+    {CG_ISA_##isa, #fn, mr, nr, kc, mc, nc, fn, NULL, NULL, NULL, NULL},
 #include "simd/gemm.inc"
 #undef CG_GEMM_UKERNEL
 };
@@ -67,10 +67,16 @@ int cg_gemm_reserved(void) { return pool_n; }
 static void packers_for(struct cg_gemm_kernels *k) {
     k->packb = NULL;
     k->packbt = NULL;
+    k->packa = NULL;
+    k->packat = NULL;
 #if defined(__x86_64__) || defined(__i386__)
     if (k->isa == CG_ISA_AVX512 && k->nr == 32) {
         k->packb = cg_f32_gemm_packb_32__avx512;
         k->packbt = cg_f32_gemm_packbt_32__avx512;
+    }
+    if (k->isa == CG_ISA_AVX512 && k->mr == 12) {
+        k->packa = cg_f32_gemm_packa_12__avx512;
+        k->packat = cg_f32_gemm_packat_12__avx512;
     }
     if (k->isa == CG_ISA_AVX2 && k->nr == 16) {
         k->packb = cg_f32_gemm_packb_16__avx2;
@@ -105,10 +111,20 @@ static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 
 /* Rows [0, mb) x k-range [0, kcb) of op(A) (a points at its (0,0)) into MR-row panels
  * dst[panel][p*MR + i], zero rows past mb so the kernel needs no row mask in its k loop. */
-static void pack_a(size_t MR, enum cg_trans ta, size_t mb, size_t kcb, const float *a,
-                   size_t lda, float *restrict dst) {
+static void pack_a(const struct cg_gemm_kernels *kt, enum cg_trans ta, size_t mb, size_t kcb,
+                   const float *a, size_t lda, float *restrict dst) {
+    const size_t MR = (size_t)kt->mr;
     for (size_t ir = 0; ir < mb; ir += MR, dst += MR * kcb) {
         size_t mr = min_sz(MR, mb - ir);
+        /* the SIMD packers zero-fill rows mr..MR-1 themselves */
+        if (ta == CG_NO_TRANS && kt->packa) {
+            kt->packa(mr, kcb, a + ir * lda, lda, dst);
+            continue;
+        }
+        if (ta == CG_TRANS && kt->packat) {
+            kt->packat(mr, kcb, a + ir, lda, dst);
+            continue;
+        }
         if (ta == CG_NO_TRANS) {
             /* row-wise reads keep each source row a sequential stream */
             for (size_t i = 0; i < mr; i++) {
@@ -211,7 +227,7 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, floa
                     ap = apre + pc * mpad + ic * kcb;
                 } else {
                     const float *asrc = ta == CG_NO_TRANS ? a + ic * lda + pc : a + pc * lda + ic;
-                    pack_a(MR, ta, mb, kcb, asrc, lda, apack);
+                    pack_a(kt, ta, mb, kcb, asrc, lda, apack);
                 }
                 for (size_t jr = 0; jr < nb; jr += NR) {
                     size_t nr = min_sz(NR, nb - jr);
@@ -291,7 +307,7 @@ void cg_gemm_pack_a_with(const struct cg_gemm_kernels *kt, enum cg_trans ta, int
     for (size_t pc = 0; pc < K; pc += KC) {
         const size_t kcb = min_sz(KC, K - pc);
         const float *asrc = ta == CG_NO_TRANS ? a + pc : a + pc * (size_t)lda;
-        pack_a(MR, ta, M, kcb, asrc, (size_t)lda, dst + pc * mpad);
+        pack_a(kt, ta, M, kcb, asrc, (size_t)lda, dst + pc * mpad);
     }
 }
 

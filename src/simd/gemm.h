@@ -54,6 +54,10 @@ void cg_f32_gemm_packbt_32__avx512(size_t nr, size_t kc, const float *CG_RESTRIC
                                    float *CG_RESTRICT dst);
 void cg_f32_gemm_packbt_16__avx2(size_t nr, size_t kc, const float *CG_RESTRICT b, size_t ldb,
                                  float *CG_RESTRICT dst);
+void cg_f32_gemm_packa_12__avx512(size_t mr, size_t kc, const float *CG_RESTRICT a, size_t lda,
+                                  float *CG_RESTRICT dst);
+void cg_f32_gemm_packat_12__avx512(size_t mr, size_t kc, const float *CG_RESTRICT a, size_t lda,
+                                   float *CG_RESTRICT dst);
 #endif
 
 /* One registry entry plus its blocking: kc the k-block (it fixes the reduction order), mc, nc
@@ -65,6 +69,8 @@ struct cg_gemm_kernels {
     cg_gemm_ukernel_fn ukernel;
     cg_gemm_packb_fn packb;    /* may be NULL */
     cg_gemm_packbt_fn packbt;  /* may be NULL */
+    /* MR-row panels of op(A) (mr <= MR rows, zeros below) from A and from A^T; may be NULL */
+    cg_gemm_packbt_fn packa, packat;
 };
 /* Fills k with the best entry at or below isa, and reserves packing buffers for
  * omp_get_max_threads() threads (an allocation failure surfaces later as a smaller pool). */

@@ -136,23 +136,51 @@ static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
     }
 }
 
-void cg_f32_gemm_packbt_32__avx512(size_t nr, size_t kc, const float *restrict b, size_t ldb,
-                                   float *restrict dst) {
-    assert(nr >= 1 && nr <= NR);
+/* Rows [0, nr) of a row-major matrix (row j: kc floats from src + j*ld) into a panel of
+ * `width` columns, dst[p*width + j], zeros in columns nr..width-1: op(B) columns read from
+ * B^T, and op(A) rows read from A, are both this (16x16 in-register transposes). */
+static inline __attribute__((always_inline)) void
+pack_rows_t(const size_t width, size_t nr, size_t kc, const float *restrict src, size_t ld,
+            float *restrict dst) {
     for (size_t p0 = 0; p0 < kc; p0 += 16) {
         size_t pw = kc - p0 < 16 ? kc - p0 : 16;
         const __mmask16 km = (__mmask16)((1u << pw) - 1);
-        for (size_t h = 0; h < NR / 16; h++) {
+        for (size_t h = 0; h < width; h += 16) {
+            const size_t w = width - h < 16 ? width - h : 16;
+            const __mmask16 ks = (__mmask16)((1u << w) - 1);
             __m512 r[16];
 #pragma GCC unroll 16
             for (size_t jj = 0; jj < 16; jj++) {
-                size_t j = h * 16 + jj;
-                r[jj] = j < nr ? _mm512_maskz_loadu_ps(km, b + j * ldb + p0) : _mm512_setzero_ps();
+                size_t j = h + jj;
+                r[jj] = j < nr ? _mm512_maskz_loadu_ps(km, src + j * ld + p0)
+                               : _mm512_setzero_ps();
             }
             transpose16(r);
-            for (size_t q = 0; q < pw; q++) _mm512_storeu_ps(dst + (p0 + q) * NR + h * 16, r[q]);
+            for (size_t q = 0; q < pw; q++)
+                _mm512_mask_storeu_ps(dst + (p0 + q) * width + h, ks, r[q]);
         }
     }
+}
+
+void cg_f32_gemm_packbt_32__avx512(size_t nr, size_t kc, const float *restrict b, size_t ldb,
+                                   float *restrict dst) {
+    assert(nr >= 1 && nr <= NR);
+    pack_rows_t(NR, nr, kc, b, ldb, dst);
+}
+
+void cg_f32_gemm_packa_12__avx512(size_t mr, size_t kc, const float *restrict a, size_t lda,
+                                  float *restrict dst) {
+    assert(mr >= 1 && mr <= MR);
+    pack_rows_t(MR, mr, kc, a, lda, dst);
+}
+
+void cg_f32_gemm_packat_12__avx512(size_t mr, size_t kc, const float *restrict a, size_t lda,
+                                   float *restrict dst) {
+    assert(mr >= 1 && mr <= MR);
+    /* a libc memcpy per 48-byte row cost more than the copy */
+    const __mmask16 km = (__mmask16)((1u << mr) - 1), ks = (__mmask16)((1u << MR) - 1);
+    for (size_t p = 0; p < kc; p++)
+        _mm512_mask_storeu_ps(dst + p * MR, ks, _mm512_maskz_loadu_ps(km, a + p * lda));
 }
 
 double cg_f32_peak__avx512(size_t iters, float *sink) {
