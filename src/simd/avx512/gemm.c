@@ -205,18 +205,27 @@ void cg_f32_gemm_packb_32__avx512(size_t nb, size_t kc, const float *restrict b,
     const size_t t = nb - full;
     const __mmask16 k0 = t >= 16 ? 0xFFFF : (__mmask16)((1u << t) - 1);
     const __mmask16 k1 = t <= 16 ? 0 : (__mmask16)((1u << (t - 16)) - 1);
-    /* row p of B is one sequential stream; panels are written NR*kc apart */
-    for (size_t p = 0; p < kc; p++) {
-        const float *src = b + p * ldb;
-        float *d = dst + p * NR;
-        for (size_t j = 0; j < full; j += NR, d += NR * kc) {
-            _mm512_storeu_ps(d, _mm512_loadu_ps(src + j));
-            _mm512_storeu_ps(d + 16, _mm512_loadu_ps(src + j + 16));
-        }
-        if (t) {
-            /* zero-filled tail columns keep the kernel's unmasked loads harmless */
-            _mm512_storeu_ps(d, _mm512_maskz_loadu_ps(k0, src + full));
-            _mm512_storeu_ps(d + 16, _mm512_maskz_loadu_ps(k1, src + full + 16));
-        }
+    /* PB rows of B at a time, panel by panel: each panel gets PB*128 contiguous bytes and
+     * PB source rows stream side by side. One row across all panels wrote 128 bytes every
+     * NR*kc*4 = 32 KiB, all into the same L1 sets: packing was a third of 64x19600x576. */
+    enum { PB = 16 };
+    for (size_t p0 = 0; p0 < kc; p0 += PB) {
+        const size_t pe = kc - p0 < PB ? kc : p0 + PB;
+        float *dj = dst + p0 * NR;
+        for (size_t j = 0; j < full; j += NR, dj += NR * kc)
+            for (size_t p = p0; p < pe; p++) {
+                const float *src = b + p * ldb + j;
+                float *d = dj + (p - p0) * NR;
+                _mm512_storeu_ps(d, _mm512_loadu_ps(src));
+                _mm512_storeu_ps(d + 16, _mm512_loadu_ps(src + 16));
+            }
+        if (t)
+            for (size_t p = p0; p < pe; p++) {
+                /* zero-filled tail columns keep the kernel's unmasked loads harmless */
+                const float *src = b + p * ldb + full;
+                float *d = dj + (p - p0) * NR;
+                _mm512_storeu_ps(d, _mm512_maskz_loadu_ps(k0, src));
+                _mm512_storeu_ps(d + 16, _mm512_maskz_loadu_ps(k1, src + 16));
+            }
     }
 }
