@@ -162,18 +162,26 @@ void cg_f32_gemm_packb_16__avx2(size_t nb, size_t kc, const float *restrict b, s
     const int t = (int)(nb - full);
     const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(t), lane);
     const __m256i k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(t - 8), lane);
-    /* row p of B is one sequential stream; panels are written NR*kc apart */
-    for (size_t p = 0; p < kc; p++) {
-        const float *src = b + p * ldb;
-        float *d = dst + p * NR;
-        for (size_t j = 0; j < full; j += NR, d += NR * kc) {
-            _mm256_storeu_ps(d, _mm256_loadu_ps(src + j));
-            _mm256_storeu_ps(d + 8, _mm256_loadu_ps(src + j + 8));
-        }
-        if (t) {
-            /* zero-filled tail columns keep the kernel's unmasked loads harmless */
-            _mm256_storeu_ps(d, _mm256_maskload_ps(src + full, k0));
-            _mm256_storeu_ps(d + 8, _mm256_maskload_ps(src + full + 8, k1));
-        }
+    /* PB rows at a time, panel by panel (see the AVX-512 packer: one row across all panels
+     * writes 64 bytes every 16 KiB, into the same L1 sets) */
+    enum { PB = 16 };
+    for (size_t p0 = 0; p0 < kc; p0 += PB) {
+        const size_t pe = kc - p0 < PB ? kc : p0 + PB;
+        float *dj = dst + p0 * NR;
+        for (size_t j = 0; j < full; j += NR, dj += NR * kc)
+            for (size_t p = p0; p < pe; p++) {
+                const float *src = b + p * ldb + j;
+                float *d = dj + (p - p0) * NR;
+                _mm256_storeu_ps(d, _mm256_loadu_ps(src));
+                _mm256_storeu_ps(d + 8, _mm256_loadu_ps(src + 8));
+            }
+        if (t)
+            for (size_t p = p0; p < pe; p++) {
+                /* zero-filled tail columns keep the kernel's unmasked loads harmless */
+                const float *src = b + p * ldb + full;
+                float *d = dj + (p - p0) * NR;
+                _mm256_storeu_ps(d, _mm256_maskload_ps(src, k0));
+                _mm256_storeu_ps(d + 8, _mm256_maskload_ps(src + 8, k1));
+            }
     }
 }
