@@ -2,28 +2,43 @@
 """Markdown table of catgan_bench's GEMM rows (docs/gemm.md) from one or more CSV runs.
 
 Usage: bench/gemm_table.py [--isa avx512] run1.csv [run2.csv ...]
-Each cell is the best FLOP/s over the runs; "% peak" is against the best `peak/<isa>` of the
-same runs, so the fraction does not depend on a nominal clock. Rows whose M, N and K are all
->= 32 are summarised at the end (the issue's 80%-of-peak bar, and ours against the better of
-OpenBLAS and oneDNN).
+Each run is read against its own `peak/<isa>` row (this host's throughput moves by 10-20%
+between runs), and every cell is the median over the runs of that run's figure: GFLOP/s,
+fraction of that run's peak, ours over the better of OpenBLAS and oneDNN in that run, and the
+2-thread speed-up. Rows whose M, N and K are all >= 32 are summarised at the end (the issue's
+80%-of-peak bar, and ours against both libraries).
 """
 import csv
 import re
+import statistics
 import sys
 
 
-def load(paths):
-    best = {}
-    for path in paths:
-        with open(path, newline="") as f:
-            # Google Benchmark prints its context lines before the CSV header
-            lines = [l for l in f if l.startswith(("name,", '"'))]
-        for row in csv.DictReader(lines):
-            if not row.get("flops"):
-                continue
-            name = re.sub(r"/threads:\d+(/real_time)?$", "", row["name"])
-            best[name] = max(best.get(name, 0.0), float(row["flops"]))
-    return best
+def load(path):
+    with open(path, newline="") as f:
+        # Google Benchmark prints its context lines before the CSV header
+        lines = [l for l in f if l.startswith(("name,", '"'))]
+    run = {}
+    for row in csv.DictReader(lines):
+        if row.get("flops"):
+            run[re.sub(r"/threads:\d+(/real_time)?$", "", row["name"])] = float(row["flops"])
+    return run
+
+
+def cells(run, isa, shape):
+    """This run's figures for one shape: ours, OpenBLAS, oneDNN, 2 threads (GFLOP/s), the
+    fraction of peak, ours / best library, 2-thread speed-up (None where a row is missing)."""
+    ours = run.get("gemm/%s/%s" % (isa, shape))
+    ob, dn = run.get("gemm_openblas/" + shape), run.get("gemm_onednn/" + shape)
+    mt = run.get("gemm_mt/%s/%s" % (isa, shape))
+    libs = [v for v in (ob, dn) if v]
+    return [ours, ob, dn, mt, ours / run["peak/" + isa],
+            ours / max(libs) if libs else None, mt / ours if mt else None]
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
 
 
 def main(argv):
@@ -33,33 +48,31 @@ def main(argv):
     if not argv:
         sys.stderr.write(__doc__)
         return 2
-    d = load(argv)
-    peak = d.get("peak/" + isa)
-    if not peak:
-        sys.stderr.write("gemm_table.py: no peak/%s row in %s\n" % (isa, ", ".join(argv)))
-        return 1
-    g = lambda v: "-" if v is None else "%.1f" % (v / 1e9)
-    print("Peak (peak/%s, best of %d run(s)): %.1f GFLOP/s per core\n" % (isa, len(argv), peak / 1e9))
+    runs = [load(p) for p in argv]
+    for path, run in zip(argv, runs):
+        if "peak/" + isa not in run:
+            sys.stderr.write("gemm_table.py: no peak/%s row in %s\n" % (isa, path))
+            return 1
+    peaks = ", ".join("%.1f" % (r["peak/" + isa] / 1e9) for r in runs)
+    print("Peak (peak/%s) per run: %s GFLOP/s per core; each cell is the median over the %d "
+          "run(s)\n" % (isa, peaks, len(runs)))
     print("| shape MxNxK | ours GFLOP/s | % peak | OpenBLAS | oneDNN | ours / best library |"
           " ours 2 threads | 2-thread speed-up |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    g = lambda v: "-" if v is None else "%.1f" % (v / 1e9)
+    x = lambda v: "-" if v is None else "%.2fx" % v
     big = ok = ahead = 0
-    for name, ours in d.items():
-        if not name.startswith("gemm/%s/" % isa):
-            continue
-        shape = name.split("/", 2)[2]
-        libs = [d.get("gemm_openblas/" + shape), d.get("gemm_onednn/" + shape)]
-        mt = d.get("gemm_mt/%s/%s" % (isa, shape))
-        have = [v for v in libs if v]
-        ratio = "%.2fx" % (ours / max(have)) if have else "-"
-        print("| %s | %.1f | %.0f%% | %s | %s | %s | %s | %s |"
-              % (shape, ours / 1e9, 100 * ours / peak, g(libs[0]), g(libs[1]), ratio, g(mt),
-                 "%.2fx" % (mt / ours) if mt else "-"))
-        m, n, k = (int(x) for x in re.match(r"(\d+)x(\d+)x(\d+)", shape).groups())
+    shapes = [n.split("/", 2)[2] for n in runs[0] if n.startswith("gemm/%s/" % isa)]
+    for shape in shapes:
+        per = [cells(r, isa, shape) for r in runs if "gemm/%s/%s" % (isa, shape) in r]
+        ours, ob, dn, mt, frac, ratio, up = (median(col) for col in zip(*per))
+        print("| %s | %s | %.0f%% | %s | %s | %s | %s | %s |"
+              % (shape, g(ours), 100 * frac, g(ob), g(dn), x(ratio), g(mt), x(up)))
+        m, n, k = (int(v) for v in re.match(r"(\d+)x(\d+)x(\d+)", shape).groups())
         if min(m, n, k) >= 32:
             big += 1
-            ok += ours >= 0.8 * peak
-            ahead += bool(have) and ours >= max(have)
+            ok += frac >= 0.8
+            ahead += ratio is not None and ratio >= 1.0
     print("\nShapes with M, N, K >= 32: %d; at >= 80%% of peak: %d; ahead of both libraries: %d"
           % (big, ok, ahead))
     return 0
