@@ -276,11 +276,18 @@ int cg_model_profile_report(const cg_model *m, double data_seconds, char *buf, s
 
 /* ---- the training iteration --------------------------------------------------------------- */
 
-/* Sum of squares in double: finite iff every entry is. */
-static int all_finite(const float *x, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
-    return isfinite(s);
+/* A float is Inf or NaN iff its exponent bits are all set. Integer ORs vectorise and split
+ * over the threads exactly; the serial double sum of squares this replaces was 4.5% of a
+ * 1-thread pi-mnist iteration (perf). */
+int cg_all_finite(const float *x, size_t n, int nt) {
+    uint32_t bad = 0;
+    #pragma omp parallel for schedule(static) num_threads(nt) reduction(|: bad) if (n > 65536)
+    for (ptrdiff_t i = 0; i < (ptrdiff_t)n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= (~u & 0x7F800000u) == 0;
+    }
+    return !bad;
 }
 
 /* Data parallel: the gradient of layer `layer` is final; its sum over the ranks starts now
@@ -365,7 +372,8 @@ static enum cg_status d_step(struct cg_model *m, cg_catgan_terms *t) {
         cg_net_backward(d, B, &m->pass_lab, pd, m->dlogits_lab, m->pd.g, NULL, m->gbuf, m->ws);
     d->grad_ready = NULL;
     wait_grads(m);
-    if (!all_finite(m->pd.g, m->pd.n)) return numeric_fail(m, "the gradient of D");
+    if (!cg_all_finite(m->pd.g, m->pd.n, m->cfg.threads))
+        return numeric_fail(m, "the gradient of D");
     t0 = m->prof ? cg_seconds() : 0;
     cg_adam_step(&m->opt_d, m->pd.n, m->pd.w, m->pd.g, m->pd.m, m->pd.v, m->cfg.threads);
     if (m->prof) m->t_adam += cg_seconds() - t0;
@@ -395,7 +403,8 @@ static enum cg_status g_step(struct cg_model *m, cg_catgan_terms *t) {
     cg_net_backward(&m->g, B, &m->pass_g, m->pg.w, m->dx_fake, m->pg.g, NULL, m->gbuf, m->ws);
     m->g.grad_ready = NULL;
     wait_grads(m);
-    if (!all_finite(m->pg.g, m->pg.n)) return numeric_fail(m, "the gradient of G");
+    if (!cg_all_finite(m->pg.g, m->pg.n, m->cfg.threads))
+        return numeric_fail(m, "the gradient of G");
     t0 = m->prof ? cg_seconds() : 0;
     cg_adam_step(&m->opt_g, m->pg.n, m->pg.w, m->pg.g, m->pg.m, m->pg.v, m->cfg.threads);
     if (m->prof) m->t_adam += cg_seconds() - t0;

@@ -42,5 +42,7 @@ enum cg_status cg_model_build_nets(const char *arch, int c, int h, int w, int k,
 
 /* Adam step of G relative to D's for an architecture (two time-scales, see arch.c). */
 float cg_model_g_lr_ratio(const char *arch);
+/* 1 when none of x[0..n) is Inf or NaN (nt threads); the step's gradient check. */
+int cg_all_finite(const float *x, size_t n, int nt);
 
 #endif

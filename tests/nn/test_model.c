@@ -2,6 +2,7 @@
  * architectures' shapes, initialisation that spreads D's logits, a training step's
  * determinism, learning on an easy set, and checkpoints (round trip, corruption). */
 #include <criterion/criterion.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,6 +361,32 @@ Test(model, nan_input_is_a_numeric_error_and_nothing_moves) {
     cr_assert_eq(cg_model_iteration(m), 1);
     cg_free(d0);
     cg_model_destroy(m);
+}
+
+/* The gradient check: every position, both signs of infinity, NaN, and the threaded branch
+ * (n > 65536); the largest finite values, denormals and -0 are finite. */
+Test(model, all_finite_finds_every_inf_and_nan) {
+    const size_t sizes[] = {1, 7, 17, 70001};
+    const float bad[] = {INFINITY, -INFINITY, NAN, -NAN};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        const size_t n = sizes[s];
+        float *x = t_alloc(n);
+        for (size_t i = 0; i < n; i++)
+            x[i] = i % 4 == 0 ? FLT_MAX : i % 4 == 1 ? -FLT_MAX : i % 4 == 2 ? 1e-45f : -0.0f;
+        for (int nt = 1; nt <= 2; nt++) {
+            cr_assert(cg_all_finite(x, n, nt), "n=%zu nt=%d: all finite", n, nt);
+            const size_t at[] = {0, n / 2, n - 1};
+            for (size_t a = 0; a < 3; a++)
+                for (size_t b = 0; b < 4; b++) {
+                    const float keep = x[at[a]];
+                    x[at[a]] = bad[b];
+                    cr_assert(!cg_all_finite(x, n, nt), "n=%zu nt=%d: %g at %zu", n, nt,
+                              (double)bad[b], at[a]);
+                    x[at[a]] = keep;
+                }
+        }
+        cg_free(x);
+    }
 }
 
 /* CONTRACT.md: 256x256x1 with K=2 must train (the user of ../shared/seed). One step at a small
