@@ -227,7 +227,7 @@ static void report_net(const struct cg_net *net, const char *name, double it, do
         cg_layer_describe(l, desc, sizeof desc);
         double t = p->fwd[i] + p->bwd_data[i] + p->bwd_w[i];
         double fl = cg_layer_flops(l);
-        double flops = fl * ((double)p->n_fwd[i] + 2.0 * (double)p->n_bwd[i]);
+        double flops = fl * (double)(p->n_fwd[i] + p->n_bwd_data[i] + p->n_bwd_w[i]);
         char gf[16] = "";
         if (fl > 0 && t > 0) snprintf(gf, sizeof gf, "%8.1f", flops / t * 1e-9);
         put(buf, cap, len, "%-2s %-28s %9.2f %9.2f %9.2f %8s %6.1f%%\n", name, desc,

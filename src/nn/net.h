@@ -51,7 +51,8 @@ struct cg_layer {
 /* Per-layer wall time, filled only when a net has one attached (catgan train --profile). */
 struct cg_net_prof {
     double fwd[CG_NET_MAX], bwd_data[CG_NET_MAX], bwd_w[CG_NET_MAX];
-    int64_t n_fwd[CG_NET_MAX], n_bwd[CG_NET_MAX];   /* examples processed */
+    /* examples processed by each pass (a backward may skip dx or dw) */
+    int64_t n_fwd[CG_NET_MAX], n_bwd_data[CG_NET_MAX], n_bwd_w[CG_NET_MAX];
 };
 
 struct cg_net {

@@ -71,6 +71,40 @@ Test(net, mlp_with_bn_noise_lrelu_sigmoid_backward) {
     check_net_grads(&net, 4, 1e-2);
 }
 
+/* Without an input gradient the backward skips the dx of layers with no weights below them
+ * (pi-mnist D's first dense layer, above its noise layer); every weight gradient must come out
+ * bit-identical to a backward that computes every dx. */
+Test(net, backward_without_input_gradient_gives_the_same_weight_gradients) {
+    struct cg_net net;
+    cg_net_begin(&net, 6, 1, 1, 1);
+    cr_assert_eq(cg_net_noise(&net, 0.3f), CG_OK);
+    cr_assert_eq(cg_net_lrelu(&net, 0.1f), CG_OK);
+    cr_assert_eq(cg_net_linear(&net, 7), CG_OK);
+    cr_assert_eq(cg_net_bn(&net), CG_OK);
+    cr_assert_eq(cg_net_noise(&net, 0.3f), CG_OK);
+    cr_assert_eq(cg_net_linear(&net, 5), CG_OK);
+    const int n = 9;
+    struct cg_pass pass;
+    unsigned char *mem = cg_malloc(cg_net_pass_bytes(&net, n));
+    cg_net_pass_bind(&net, n, &pass, mem);
+    float *w = t_alloc(net.nparams), *state = t_alloc(net.nstate + 1);
+    void *ws = cg_malloc(cg_net_ws_bytes(&net, n) + 64);
+    cg_net_init_params(&net, w, state, 3);
+    t_fill(pass.act[0], (size_t)n * net.in_size, -1, 1, 12);
+    cg_net_forward(&net, n, &pass, w, state, 1, 0, 77, 5, ws);
+    float *g[2] = {t_alloc((size_t)n * net.max_size), t_alloc((size_t)n * net.max_size)};
+    float *dout = t_alloc((size_t)n * net.out_size), *dx = t_alloc((size_t)n * net.in_size);
+    float *dw1 = t_alloc(net.nparams), *dw2 = t_alloc(net.nparams);
+    t_fill(dout, (size_t)n * net.out_size, -1, 1, 13);
+    cg_net_backward(&net, n, &pass, w, dout, dw1, dx, g, ws);
+    t_fill(dout, (size_t)n * net.out_size, -1, 1, 13);
+    cg_net_backward(&net, n, &pass, w, dout, dw2, NULL, g, ws);
+    cr_assert_eq(memcmp(dw1, dw2, net.nparams * sizeof(float)), 0, "weight gradients differ");
+    cr_assert_gt(t_dot(dw1, dw1, net.nparams), 0.0, "no gradient at all");
+    cg_free(mem); cg_free(w); cg_free(state); cg_free(ws); cg_free(g[0]); cg_free(g[1]);
+    cg_free(dout); cg_free(dx); cg_free(dw1); cg_free(dw2);
+}
+
 Test(net, conv_pool_upsample_backward) {
     struct cg_net net;
     cg_net_begin(&net, 2, 6, 6, 2);
