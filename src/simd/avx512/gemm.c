@@ -92,8 +92,8 @@ tile(const size_t R, const size_t NV, const bool masked, size_t nr, size_t kc,
     }
 
 void cg_f32_gemm_12x32__avx512(size_t mr, size_t nr, size_t kc, const float *restrict a,
-                              const float *restrict b, size_t ldb, float *restrict c,
-                              size_t ldc, float alpha, float beta) {
+                               const float *restrict b, size_t ldb, float *restrict c,
+                               size_t ldc, float alpha, float beta) {
     assert(mr >= 1 && mr <= MR && nr >= 1 && nr <= NR && kc >= 1);
     if (nr == NR) {
         ROWS_CASES(2, false)
