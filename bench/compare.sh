@@ -102,11 +102,8 @@ for net in $NETS; do
     [[ $net == conv || $net == pi-mnist ]] || die "NETS: unknown net '$net' (conv, pi-mnist)"
 done
 # Debian's torch calls whatever libblas.so.3 the alternatives system points at: without
-# libopenblas0-pthread that is the reference BLAS, and pi-mnist runs ~10x slower. (OpenBLAS's
-# liblapack may be mapped beside the reference libblas, so look at libblas itself.)
-if ! "${torch_env[@]}" "$PYTHON" -c 'import os, sys, torch
-libs = {l.split()[-1] for l in open("/proc/self/maps") if "libblas.so" in l}
-sys.exit(not any("openblas" in os.path.realpath(p) for p in libs))'; then
+# libopenblas0-pthread that is the reference BLAS, and pi-mnist runs ~10x slower.
+if ! "${torch_env[@]}" "$PYTHON" "$ref" --blas > /dev/null; then
     die "PyTorch's BLAS is not OpenBLAS (Debian's reference libblas.so.3 is selected): install" \
         "libopenblas0-pthread (apt-get install libopenblas0-pthread), or the comparison is unfair"
 fi

@@ -36,6 +36,22 @@ LRELU = 0.1
 NOISE_SIGMA = 0.3
 
 
+def openblas_path():
+    """The OpenBLAS library behind torch's libblas.so.3, or None for any other BLAS.
+
+    Debian's torch calls whatever libblas.so.3 the alternatives system selects; OpenBLAS's
+    liblapack (and with it libopenblas*.so) may be mapped beside Debian's reference libblas,
+    so the answer comes from where libblas itself resolves.
+    """
+    torch.mm(torch.ones(2, 2), torch.ones(2, 2))  # BLAS is loaded with torch; make sure
+    maps = [l.split()[-1] for l in open("/proc/self/maps") if len(l.split()) >= 6]
+    if not any("openblas" in os.path.realpath(m) for m in maps if "libblas.so" in m):
+        return None
+    return next((m for m in maps
+                 if "openblas" in os.path.basename(m) and ".so" in m
+                 and "libblas" not in m and "liblapack" not in m), None)
+
+
 def set_threads(n):
     """Pins PyTorch's intra-op pool (oneDNN, ATen) and OpenBLAS to n threads.
 
@@ -49,13 +65,7 @@ def set_threads(n):
         torch.set_num_interop_threads(1)   # eager training never runs ops side by side
     except RuntimeError:
         pass
-    path = None
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            name = line.split()[-1]
-            if "openblas" in os.path.basename(name) and ".so" in name:
-                path = name
-                break
+    path = openblas_path()
     core = None
     if path is not None:
         lib = ctypes.CDLL(path)
@@ -282,6 +292,9 @@ def parse_args(argv):
     p.add_argument("--profile", action="store_true",
                    help="also print PyTorch's per-operator CPU time over one repeat to stderr")
     p.add_argument("--json", action="store_true", help="print one JSON line on stdout")
+    p.add_argument("--blas", action="store_true",
+                   help="print the OpenBLAS library and kernels torch's BLAS calls run on, "
+                        "exit 1 when torch's BLAS is not OpenBLAS")
     p.add_argument("--check", action="store_true",
                    help="self-test the losses, the nets and the iteration's rules, then exit")
     a = p.parse_args(argv)
@@ -301,6 +314,9 @@ def parse_args(argv):
 def main(argv):
     a = parse_args(argv)
     blas, blas_core = set_threads(a.threads)
+    if a.blas:
+        print("%s (%s)" % (blas, blas_core) if blas else "not OpenBLAS")
+        return 0 if blas else 1
     if a.check:
         return check(a.net)
     rss_import = rss_mib()
