@@ -50,6 +50,9 @@ void cg_philox4x32(uint64_t key, uint64_t ctr_hi, uint64_t ctr_lo, uint32_t out[
 /* Uniform in [0,1) (24 bits) and standard normal (Box-Muller) for element idx of stream. */
 float cg_rng_uniform_at(uint64_t key, uint64_t stream, uint64_t idx);
 float cg_rng_normal_at(uint64_t key, uint64_t stream, uint64_t idx);
+/* Standard normal e of the noise layers' stream: four per Philox draw, in blocks of 64 that
+ * suit 16 SIMD lanes (rng.c has the layout). cg_rng_normal_at spends one draw per value. */
+float cg_rng_gauss_at(uint64_t key, uint64_t stream, uint64_t e);
 /* Sequential generator whose whole state is (key, counter): trivial to checkpoint. */
 struct cg_rng { uint64_t key, stream, ctr; };
 void cg_rng_seed(struct cg_rng *r, uint64_t seed, uint64_t stream);

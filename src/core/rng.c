@@ -54,6 +54,27 @@ float cg_rng_normal_at(uint64_t key, uint64_t stream, uint64_t idx) {
     return box_muller(o[0], o[1]);
 }
 
+/* Element e of block b = e/64 is lane l = e%16 of counter 16b + l, quarter q = (e/16)%4: the
+ * cosine (q even) or sine (q odd) of the Box-Muller pair made of words (o0,o1) for q < 2 and
+ * (o2,o3) for q >= 2. So one draw gives four values and 16 lanes fill four vectors, where
+ * cg_rng_normal_at pays a draw and a double log and cos for each value. The uniforms have 24
+ * bits, exact in float, so the SIMD kernels work in float: |z| <= sqrt(2 ln 2^24) = 5.77. */
+float cg_rng_gauss_at(uint64_t key, uint64_t stream, uint64_t e) {
+    uint32_t o[4];
+    unsigned q = (unsigned)(e >> 4) & 3u;
+    cg_philox4x32(key, stream, (e >> 6) * 16u + (e & 15u), o);
+    uint32_t a = o[q & 2u], b = o[(q & 2u) + 1u] >> 8;
+    double r = sqrt(-2.0 * log((double)((a >> 8) + 1u) * 0x1p-24));
+    /* the angle is pi*b/2^23 = pi*(quadrant/2 + f): reduced exactly, as sincospi does, so
+     * the quarter turns give exact zeros where libm's cos(pi/2) would give 6e-17 */
+    double f = 3.141592653589793 * (double)(b & 0x3FFFFFu) * 0x1p-23;
+    double s = sin(f), c = cos(f);
+    static const signed char sin_sel[4] = {1, 2, -1, -2}, cos_sel[4] = {2, -1, -2, 1};
+    int sel = (q & 1u) ? sin_sel[b >> 22] : cos_sel[b >> 22]; /* +-1: +-sin f, +-2: +-cos f */
+    double v = (sel == 1 || sel == -1) ? s : c;
+    return (float)(r * (sel < 0 ? -v : v));
+}
+
 void cg_rng_seed(struct cg_rng *r, uint64_t seed, uint64_t stream) {
     /* splitmix64 scrambles small seeds into well-spread keys */
     uint64_t z = seed + 0x9E3779B97F4A7C15ull;

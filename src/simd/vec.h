@@ -33,12 +33,12 @@ struct cg_adam_coef {
  *  bnred(v)     *sdy += sum dy, *sdyx += sum dy*(x - mean)              (double)
  *  bndx(v)      dx += a*dy + b*(x - mean) + c
  *  adam         PyTorch 1.13 torch.optim.Adam on one block (see ref/vec.c)
- *  gauss        y = x + sigma * cg_rng_normal_at(key, stream, idx0 + i)  (y may alias x)
+ *  gauss        y = x + sigma * cg_rng_gauss_at(key, stream, idx0 + i)   (y may alias x)
  *  dropout      y = u_i >= p ? x / (1 - p) : 0, u_i = cg_rng_uniform_at(key, stream, idx0+i)
  *  dropout_bwd  dx += u_i >= p ? dy / (1 - p) : 0
  * Element-wise results are bit-identical across ISAs (same operation order, no FMA contraction)
- * except sigmoid (SLEEF expf, 1 ulp) and gauss (SLEEF double log/cos, <= 1 float ulp); the
- * double reductions differ only in summation order. */
+ * except sigmoid (SLEEF expf, 1 ulp) and gauss (SLEEF float log and sincospi, u35, against
+ * the ref's double libm: <= 8 ulp); the double reductions differ only in summation order. */
 #define CG_VEC_KERNEL(op, params) void cg_f32_##op##__ref params;
 #include "simd/vec.inc"
 #undef CG_VEC_KERNEL

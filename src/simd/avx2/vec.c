@@ -249,7 +249,7 @@ AI __m256i mulhi_u32(__m256i a, __m256i m) {
     return _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
 }
 
-AI void philox8(uint64_t key, uint64_t stream, uint64_t idx, __m256i *o0, __m256i *o1) {
+AI void philox8(uint64_t key, uint64_t stream, uint64_t idx, __m256i o[4]) {
     const __m256i m0 = _mm256_set1_epi32((int)0xD2511F53u);
     const __m256i m1 = _mm256_set1_epi32((int)0xCD9E8D57u);
     const __m256i sgn = _mm256_set1_epi32(INT32_MIN);
@@ -271,51 +271,55 @@ AI void philox8(uint64_t key, uint64_t stream, uint64_t idx, __m256i *o0, __m256
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
-    *o0 = c0;
-    *o1 = c1;
+    o[0] = c0;
+    o[1] = c1;
+    o[2] = c2;
+    o[3] = c3;
 }
 
 AI __m256 uniform8(uint64_t key, uint64_t stream, uint64_t idx) {
-    __m256i o0, o1;
-    philox8(key, stream, idx, &o0, &o1);
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(o0, 8)),
+    __m256i o[4];
+    philox8(key, stream, idx, o);
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(o[0], 8)),
                          _mm256_set1_ps(1.0f / 16777216.0f));
 }
 
-/* uint32 -> double without AVX-512: flip the sign bit, convert signed, add 2^31 (exact). */
-AI __m256d u32_pd(__m128i x) {
-    return _mm256_add_pd(_mm256_cvtepi32_pd(_mm_xor_si128(x, _mm_set1_epi32(INT32_MIN))),
-                         _mm256_set1_pd(2147483648.0));
+/* The 64 normals of block b (cg_rng_gauss_at): lanes 0-7 and 8-15 of its 16 counters in two
+ * Philox calls, each word pair through float log and sincospi. */
+AI void gauss_block(uint64_t key, uint64_t stream, uint64_t b, float z[64]) {
+    for (int g = 0; g < 2; g++) {
+        __m256i o[4];
+        philox8(key, stream, b * 16u + 8u * (unsigned)g, o);
+        for (int h = 0; h < 2; h++) {
+            __m256i a = _mm256_add_epi32(_mm256_srli_epi32(o[2 * h], 8), _mm256_set1_epi32(1));
+            __m256 u1 = _mm256_mul_ps(_mm256_cvtepi32_ps(a), _mm256_set1_ps(0x1p-24f));
+            __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(o[2 * h + 1], 8)),
+                                     _mm256_set1_ps(0x1p-23f));
+            __m256 r = _mm256_sqrt_ps(_mm256_mul_ps(_mm256_set1_ps(-2.0f),
+                                                    Sleef_logf8_u35avx2(u1)));
+            Sleef___m256_2 sc = Sleef_sincospif8_u35avx2(t); /* x: sin, y: cos */
+            _mm256_storeu_ps(z + 32 * h + 8 * g, _mm256_mul_ps(r, sc.y));
+            _mm256_storeu_ps(z + 32 * h + 16 + 8 * g, _mm256_mul_ps(r, sc.x));
+        }
+    }
 }
 
-/* Box-Muller in double like the ref; only SLEEF's log/cos differ from libm, by <= 3.5
- * double ulps (u35: ~25% faster than u10 here), which can move the float rounding by at
- * most 1 ulp; no such case in 4M draws (measured). */
-AI __m128 box_muller4(__m128i a, __m128i b) {
-    const __m256d two32 = _mm256_set1_pd(1.0 / 4294967296.0);
-    __m256d u1 = _mm256_mul_pd(_mm256_add_pd(u32_pd(a), _mm256_set1_pd(1.0)), two32);
-    __m256d u2 = _mm256_mul_pd(u32_pd(b), two32);
-    __m256d r = _mm256_sqrt_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), Sleef_logd4_u35avx2(u1)));
-    __m256d c = Sleef_cosd4_u35avx2(_mm256_mul_pd(_mm256_set1_pd(6.283185307179586), u2));
-    return _mm256_cvtpd_ps(_mm256_mul_pd(r, c));
-}
-
-AI __m256 normal8(uint64_t key, uint64_t stream, uint64_t idx) {
-    __m256i o0, o1;
-    philox8(key, stream, idx, &o0, &o1);
-    __m128 lo = box_muller4(_mm256_castsi256_si128(o0), _mm256_castsi256_si128(o1));
-    __m128 hi = box_muller4(_mm256_extracti128_si256(o0, 1), _mm256_extracti128_si256(o1, 1));
-    return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
-}
-
-AI void gauss8(size_t i, __m256i k, int full, uint64_t key, uint64_t stream, uint64_t idx0,
-               float sigma, const float *x, float *y) {
-    __m256 z = _mm256_mul_ps(_mm256_set1_ps(sigma), normal8(key, stream, idx0 + i));
-    st(y + i, k, full, _mm256_add_ps(ld(x + i, k, full), z));
-}
 void cg_f32_gauss__avx2(size_t n, uint64_t key, uint64_t stream, uint64_t idx0, float sigma,
                         const float *x, float *y) {
-    LOOP8(n, gauss8, key, stream, idx0, sigma, x, y);
+    const __m256 vs = _mm256_set1_ps(sigma);
+    float z[64];
+    for (size_t i = 0; i < n;) {
+        uint64_t e = idx0 + i;
+        size_t off = (size_t)(e & 63u), len = 64 - off < n - i ? 64 - off : n - i;
+        gauss_block(key, stream, e >> 6, z);
+        for (size_t j = 0; j < len; j += 8) {
+            int full = len - j >= 8;
+            __m256i k = full ? _mm256_set1_epi32(-1) : tail_mask(len - j);
+            __m256 v = _mm256_mul_ps(vs, ld(z + off + j, k, full));
+            st(y + i + j, k, full, _mm256_add_ps(ld(x + i + j, k, full), v));
+        }
+        i += len;
+    }
 }
 
 AI void dropout8(size_t i, __m256i k, int full, uint64_t key, uint64_t stream, uint64_t idx0,

@@ -233,8 +233,7 @@ static inline __m512i mulhi_u32(__m512i a, __m512i m) {
     return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
 }
 
-static inline void philox16(uint64_t key, uint64_t stream, uint64_t idx, __m512i *o0,
-                            __m512i *o1) {
+static inline void philox16(uint64_t key, uint64_t stream, uint64_t idx, __m512i o[4]) {
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i m0 = _mm512_set1_epi32((int)0xD2511F53u);
     const __m512i m1 = _mm512_set1_epi32((int)0xCD9E8D57u);
@@ -257,45 +256,51 @@ static inline void philox16(uint64_t key, uint64_t stream, uint64_t idx, __m512i
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
-    *o0 = c0;
-    *o1 = c1;
+    o[0] = c0;
+    o[1] = c1;
+    o[2] = c2;
+    o[3] = c3;
 }
 
 /* u24 of the ref: the top 24 bits, exactly representable, times 2^-24. */
 static inline __m512 uniform16(uint64_t key, uint64_t stream, uint64_t idx) {
-    __m512i o0, o1;
-    philox16(key, stream, idx, &o0, &o1);
-    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(o0, 8)),
+    __m512i o[4];
+    philox16(key, stream, idx, o);
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(o[0], 8)),
                          _mm512_set1_ps(1.0f / 16777216.0f));
 }
 
-/* Box-Muller in double like the ref; only SLEEF's log/cos differ from libm, by <= 3.5
- * double ulps (u35: ~25% faster than u10 here), which can move the float rounding by at
- * most 1 ulp; no such case in 4M draws (measured). */
-static inline __m256 box_muller8(__m256i a, __m256i b) {
-    const __m512d two32 = _mm512_set1_pd(1.0 / 4294967296.0);
-    __m512d u1 = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepu32_pd(a), _mm512_set1_pd(1.0)), two32);
-    __m512d u2 = _mm512_mul_pd(_mm512_cvtepu32_pd(b), two32);
-    __m512d r = _mm512_sqrt_pd(_mm512_mul_pd(_mm512_set1_pd(-2.0), Sleef_logd8_u35avx512f(u1)));
-    __m512d c = Sleef_cosd8_u35avx512f(_mm512_mul_pd(_mm512_set1_pd(6.283185307179586), u2));
-    return _mm512_cvtpd_ps(_mm512_mul_pd(r, c));
-}
-
-static inline __m512 normal16(uint64_t key, uint64_t stream, uint64_t idx) {
-    __m512i o0, o1;
-    philox16(key, stream, idx, &o0, &o1);
-    __m256 lo = box_muller8(_mm512_castsi512_si256(o0), _mm512_castsi512_si256(o1));
-    __m256 hi = box_muller8(_mm512_extracti64x4_epi64(o0, 1), _mm512_extracti64x4_epi64(o1, 1));
-    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+/* The 64 normals of block b (cg_rng_gauss_at): one Philox call, two float log/sincospi. */
+static inline void gauss_block(uint64_t key, uint64_t stream, uint64_t b, float z[64]) {
+    __m512i o[4];
+    philox16(key, stream, b * 16u, o);
+    for (int h = 0; h < 2; h++) {
+        __m512i a = _mm512_add_epi32(_mm512_srli_epi32(o[2 * h], 8), _mm512_set1_epi32(1));
+        __m512 u1 = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(0x1p-24f));
+        __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(o[2 * h + 1], 8)),
+                                 _mm512_set1_ps(0x1p-23f));
+        __m512 r = _mm512_sqrt_ps(_mm512_mul_ps(_mm512_set1_ps(-2.0f),
+                                                Sleef_logf16_u35avx512f(u1)));
+        Sleef___m512_2 sc = Sleef_sincospif16_u35avx512f(t); /* x: sin, y: cos */
+        _mm512_storeu_ps(z + 32 * h, _mm512_mul_ps(r, sc.y));
+        _mm512_storeu_ps(z + 32 * h + 16, _mm512_mul_ps(r, sc.x));
+    }
 }
 
 void cg_f32_gauss__avx512(size_t n, uint64_t key, uint64_t stream, uint64_t idx0, float sigma,
                           const float *x, float *y) {
     const __m512 vs = _mm512_set1_ps(sigma);
-    for (size_t i = 0; i < n; i += 16) {
-        __mmask16 k = lanes(n - i);
-        __m512 z = normal16(key, stream, idx0 + i);
-        st(y + i, k, _mm512_add_ps(ld(x + i, k), _mm512_mul_ps(vs, z)));
+    float z[64];
+    for (size_t i = 0; i < n;) {
+        uint64_t e = idx0 + i;
+        size_t off = (size_t)(e & 63u), len = 64 - off < n - i ? 64 - off : n - i;
+        gauss_block(key, stream, e >> 6, z);
+        for (size_t j = 0; j < len; j += 16) {
+            __mmask16 k = lanes(len - j);
+            __m512 v = _mm512_mul_ps(vs, ld(z + off + j, k));
+            st(y + i + j, k, _mm512_add_ps(ld(x + i + j, k), v));
+        }
+        i += len;
     }
 }
 

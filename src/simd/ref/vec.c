@@ -117,7 +117,7 @@ void cg_f32_adam__ref(size_t n, const struct cg_adam_coef *k, float *w, const fl
 void cg_f32_gauss__ref(size_t n, uint64_t key, uint64_t stream, uint64_t idx0, float sigma,
                        const float *x, float *y) {
     for (size_t i = 0; i < n; i++)
-        y[i] = x[i] + sigma * cg_rng_normal_at(key, stream, idx0 + i);
+        y[i] = x[i] + sigma * cg_rng_gauss_at(key, stream, idx0 + i);
 }
 
 /* keep_i = (u_i >= p): probability 1 - p; p >= 1 keeps nothing (u < 1), so x/0 never shows. */
