@@ -65,14 +65,13 @@ float cg_rng_gauss_at(uint64_t key, uint64_t stream, uint64_t e) {
     cg_philox4x32(key, stream, (e >> 6) * 16u + (e & 15u), o);
     uint32_t a = o[q & 2u], b = o[(q & 2u) + 1u] >> 8;
     double r = sqrt(-2.0 * log((double)((a >> 8) + 1u) * 0x1p-24));
-    /* the angle is pi*b/2^23 = pi*(quadrant/2 + f): reduced exactly, as sincospi does, so
-     * the quarter turns give exact zeros where libm's cos(pi/2) would give 6e-17 */
+    /* the angle pi*b/2^23 is k quarter turns (k = b >> 22) plus f < pi/2: reduced exactly, as
+     * sincospi does, so quarter turns give exact zeros where libm's cos(pi/2) gives 6e-17 */
     double f = 3.141592653589793 * (double)(b & 0x3FFFFFu) * 0x1p-23;
-    double s = sin(f), c = cos(f);
-    static const signed char sin_sel[4] = {1, 2, -1, -2}, cos_sel[4] = {2, -1, -2, 1};
-    int sel = (q & 1u) ? sin_sel[b >> 22] : cos_sel[b >> 22]; /* +-1: +-sin f, +-2: +-cos f */
-    double v = (sel == 1 || sel == -1) ? s : c;
-    return (float)(r * (sel < 0 ? -v : v));
+    const double c = cos(f), s = sin(f), rot[4] = {c, s, -c, -s};
+    /* turning by k quarter turns: cos is rot[(4-k)%4], sin is rot[(5-k)%4] */
+    const unsigned k = b >> 22;
+    return (float)(r * rot[((q & 1u) ? 5u - k : 4u - k) & 3u]);
 }
 
 void cg_rng_seed(struct cg_rng *r, uint64_t seed, uint64_t stream) {

@@ -233,7 +233,8 @@ Test(vec_ref, matches_plain_math) {
         uint64_t e = 100 + i, quarter = e / 16 % 4;
         cg_philox4x32(key, st, e / 64 * 16 + e % 16, o);
         uint32_t w1 = quarter < 2 ? o[0] : o[2], w2 = quarter < 2 ? o[1] : o[3];
-        double u1 = ((w1 >> 8) + 1.0) / 16777216.0, ang = 6.283185307179586 * (w2 >> 8) / 16777216.0;
+        double u1 = ((w1 >> 8) + 1.0) / 16777216.0;
+        double ang = 6.283185307179586 * (w2 >> 8) / 16777216.0;
         double r2 = sqrt(-2.0 * log(u1));
         double z = quarter % 2 == 0 ? r2 * cos(ang) : r2 * sin(ang);
         cr_assert_leq(fabs(y[i] - z), 0x1p-24 * fabs(z) + 1e-15, "gauss i=%zu: %.9g vs %.17g", i,
