@@ -86,7 +86,7 @@ struct cg_model_config {
     float lambda;       /* weight of the supervised cross-entropy                            */
     float lr, beta1, beta2;  /* Adam, for both networks                                      */
     float lr_g;         /* G's Adam step size; 0: lr times the architecture's ratio (1 for
-                           pi-mnist and conv; smaller for mlp2d, see src/nn/model.c)         */
+                           conv, 2.5 for pi-mnist, 1/20 for mlp2d: src/nn/arch.c)            */
     uint64_t seed;      /* every random choice of the model derives from it                  */
     int threads;        /* OpenMP threads, >= 1                                               */
 };

@@ -145,6 +145,12 @@ float cg_model_g_lr_ratio(const char *arch) {
     /* mlp2d, 1/20 (docs/toy.md): at 1/100 G hardly leaves its initial cloud and D keeps the
      * split it starts with (moons seeds 2/3: 0.84/0.93); at 1/10 G follows D's confident
      * regions closely enough to pull the split straight again (4 of 6 seeds < 0.86). */
-    return strcmp(arch, "mlp2d") == 0 ? 0.05f : 1.0f;
+    if (strcmp(arch, "mlp2d") == 0) return 0.05f;
+    /* pi-mnist, 2.5x (docs/results.md): at 1x D wins the game outright (h_fake ~2.25 of
+     * log 10), G's samples keep a speckled background D tells apart at a glance, and D ends up
+     * doing plain entropy minimisation on the real data; a faster G keeps h_fake near 1-1.5
+     * and the samples near the data (100 labels, 10 epochs, seeds 1/3: 5.9/10% -> 5.0/5.9%) */
+    if (strcmp(arch, "pi-mnist") == 0) return 2.5f;
+    return 1.0f;
 }
 

@@ -184,6 +184,27 @@ Test(model, create_rejects_bad_config) {
     cr_assert_null(m);
 }
 
+/* lr_g = 0 picks lr times the architecture's ratio (docs/results.md, docs/toy.md); a given
+ * lr_g is kept as it is. */
+static float default_lr_g(const char *arch, float lr, float lr_g) {
+    struct cg_model_config c = small_cfg(arch, 0);
+    if (strcmp(arch, "pi-mnist") == 0) c.batch = 4;
+    c.lr = lr;
+    c.lr_g = lr_g;
+    cg_model *m = NULL;
+    cr_assert_eq(cg_model_create(&c, &m), CG_OK, "%s: %s", arch, cg_last_error());
+    float got = cg_model_config_of(m)->lr_g;
+    cg_model_destroy(m);
+    return got;
+}
+
+Test(model, g_step_size_defaults_per_arch) {
+    cr_assert_float_eq(default_lr_g("pi-mnist", 2e-4f, 0), 5e-4f, 1e-10f);
+    cr_assert_float_eq(default_lr_g("conv", 2e-4f, 0), 2e-4f, 1e-10f);
+    cr_assert_float_eq(default_lr_g("mlp2d", 1e-3f, 0), 5e-5f, 1e-11f);
+    cr_assert_float_eq(default_lr_g("pi-mnist", 2e-4f, 3e-4f), 3e-4f, 1e-10f);
+}
+
 /* NOTES.md: with a poor init D's logits are identical across inputs and CatGAN never moves. */
 Test(model, init_spreads_d_logits) {
     struct cg_model_config c = small_cfg("conv", 0);
