@@ -188,7 +188,6 @@ Test(model, create_rejects_bad_config) {
  * lr_g is kept as it is. */
 static float default_lr_g(const char *arch, float lr, float lr_g) {
     struct cg_model_config c = small_cfg(arch, 0);
-    if (strcmp(arch, "pi-mnist") == 0) c.batch = 4;
     c.lr = lr;
     c.lr_g = lr_g;
     cg_model *m = NULL;
