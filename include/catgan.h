@@ -116,6 +116,11 @@ CG_API enum cg_status cg_model_step(cg_model *m, const float *x_real, const floa
  * and pred (n) may each be NULL. Any n >= 1 (processed in chunks of B). */
 CG_API enum cg_status cg_model_classify(cg_model *m, const float *x, int n, float *probs,
                                         int32_t *pred);
+/* Sets D's batch-norm running statistics to the average of the clean (noise-free) batch
+ * statistics of x's n examples, taken in chunks of B with the current weights; training is
+ * unaffected (it uses batch statistics) and a D without batch norm is left as it is. The
+ * trainer calls it on the training images before each evaluation. */
+CG_API enum cg_status cg_model_calibrate(cg_model *m, const float *x, int n);
 /* n samples G(z), z ~ U(-1,1)^128 drawn from seed, into out (n, c*h*w). */
 CG_API enum cg_status cg_model_generate(cg_model *m, int n, uint64_t seed, float *out);
 /* Per-layer timing (catgan train --profile): on = 1 starts (and resets) it, 0 stops it. It

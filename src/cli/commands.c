@@ -11,7 +11,9 @@
 static const char EVAL_HELP[] =
     "usage: catgan eval --model FILE --data SPEC [--json] [--threads T]\n"
     "Test error (argmax of D against the labels), cluster accuracy and NMI of a checkpoint\n"
-    "on the test split of SPEC (see catgan train --help for SPEC).\n";
+    "on the test split of SPEC (see catgan train --help for SPEC). A D with batch norm\n"
+    "(pi-mnist) first gets the statistics of its clean inputs over the first 10000\n"
+    "training images of SPEC, as training does before each evaluation.\n";
 static const char CLASSIFY_HELP[] =
     "usage: catgan classify --model FILE IMAGE... [--json] [--threads T]\n"
     "Prints, for each PNG image (of the model's input size), D's class and its probability.\n";

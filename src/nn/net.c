@@ -357,8 +357,14 @@ static void rlift_forward_sync(const struct cg_net *net, const struct cg_layer *
 void cg_net_forward(const struct cg_net *net, int n, struct cg_pass *p, const float *w,
                     float *state, int train, int update_stats, uint64_t key, uint64_t stream,
                     void *ws) {
+    cg_net_forward_to(net, n, p, w, state, train, update_stats, key, stream, ws, net->nlayers);
+}
+
+void cg_net_forward_to(const struct cg_net *net, int n, struct cg_pass *p, const float *w,
+                       float *state, int train, int update_stats, uint64_t key,
+                       uint64_t stream, void *ws, int upto) {
     int nt = net->nt;
-    for (int i = 0; i < net->nlayers; i++) {
+    for (int i = 0; i < upto; i++) {
         const struct cg_layer *l = &net->L[i];
         const float *x = p->act[i];
         float *y = p->act[i + 1];

@@ -130,6 +130,10 @@ void cg_net_init_params(const struct cg_net *net, float *w, float *state, uint64
 void cg_net_forward(const struct cg_net *net, int n, struct cg_pass *p, const float *w,
                     float *state, int train, int update_stats, uint64_t key, uint64_t stream,
                     void *ws);
+/* The same through layers [0, upto) only: p->act[upto] is layer upto's input. */
+void cg_net_forward_to(const struct cg_net *net, int n, struct cg_pass *p, const float *w,
+                       float *state, int train, int update_stats, uint64_t key,
+                       uint64_t stream, void *ws, int upto);
 /* Backward from dout (n x out_size, consumed as scratch). dw (param grads, accumulated) may
  * be NULL: no weight gradient is computed. din (n x in_size, accumulated) may be NULL.
  * gbuf: two scratch buffers of n x max_size floats. */

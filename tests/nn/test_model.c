@@ -204,6 +204,121 @@ Test(model, g_step_size_defaults_per_arch) {
     cr_assert_float_eq(default_lr_g("pi-mnist", 2e-4f, 3e-4f), 3e-4f, 1e-10f);
 }
 
+/* cg_model_calibrate, against the definition: pi-mnist D's first batch norm (after noise and
+ * the 784->1000 layer) must hold the mean and unbiased variance over all N examples (a tail
+ * short of a batch included) of the clean pre-activations, computed here in double from the
+ * weights (noise left on moves the mean by ~0.1). Then every batch norm, deeper ones included,
+ * must normalise exactly what evaluation feeds it: in evaluation mode over the same N
+ * examples its output has mean beta = 0 and biased variance (N-1)/N, to float rounding (a
+ * biased variance or the statistics of training-mode passes miss by >= 1/N). */
+Test(model, calibrate_gives_each_batch_norm_the_statistics_of_its_eval_input) {
+    enum { B = 16, N = 3 * B + 5 };
+    struct cg_model_config c = small_cfg("pi-mnist", 0);
+    cg_model *m;
+    cr_assert_eq(cg_model_create(&c, &m), CG_OK);
+    const struct cg_layer *lin = &m->d.L[1], *bn = &m->d.L[2];
+    cr_assert_eq(lin->kind, CG_LAYER_LINEAR);
+    cr_assert_eq(bn->kind, CG_LAYER_BN);
+    float *x = t_alloc((size_t)N * 784);
+    t_fill(x, (size_t)N * 784, 0, 1, 21);
+    for (size_t i = 0; i < m->d.nstate; i++) m->state_d[i] = NAN;
+    cr_assert_eq(cg_model_calibrate(m, x, N), CG_OK, "%s", cg_last_error());
+    const float *w = m->pd.w + lin->w_off, *b = m->pd.w + lin->b_off;
+    const float *rm = m->state_d + bn->st_off, *rv = rm + bn->oc;
+    double worst_m = 0, worst_v = 0;
+    for (int o = 0; o < lin->oc; o++) {
+        double h[N], s = 0, ss = 0;
+        for (int i = 0; i < N; i++) {
+            h[i] = b[o];
+            for (int q = 0; q < 784; q++)
+                h[i] += (double)w[(size_t)o * 784 + q] * x[(size_t)i * 784 + q];
+            s += h[i];
+        }
+        for (int i = 0; i < N; i++) ss += (h[i] - s / N) * (h[i] - s / N);
+        worst_m = fmax(worst_m, fabs(rm[o] - s / N));
+        worst_v = fmax(worst_v, fabs(rv[o] - ss / (N - 1)) / (ss / (N - 1)));
+    }
+    cr_assert_lt(worst_m, 1e-3, "first BN: running mean off by %g", worst_m);
+    cr_assert_lt(worst_v, 1e-3, "first BN: running variance off by %g (relative)", worst_v);
+    int nbn = 0;
+    for (int i = 0; i < m->d.nlayers; i++) {
+        if (m->d.L[i].kind != CG_LAYER_BN) continue;
+        const int oc = m->d.L[i].oc;
+        double *s = calloc(2 * (size_t)oc, sizeof(double));
+        for (int s0 = 0; s0 < N; s0 += B) {
+            const int nb = N - s0 < B ? N - s0 : B;
+            memcpy(m->pass_real.act[0], x + (size_t)s0 * 784, (size_t)nb * 784 * sizeof(float));
+            cg_net_forward_to(&m->d, nb, &m->pass_real, m->pd.w, m->state_d, 0, 0, m->key, 0,
+                              m->ws, i + 1);
+            for (int e = 0; e < nb; e++)
+                for (int ch = 0; ch < oc; ch++) {
+                    double v = m->pass_real.act[i + 1][(size_t)e * oc + ch];
+                    s[ch] += v;
+                    s[oc + ch] += v * v;
+                }
+        }
+        double wm = 0, wv = 0;
+        for (int ch = 0; ch < oc; ch++) {
+            double mu = s[ch] / N, var = s[oc + ch] / N - mu * mu;
+            wm = fmax(wm, fabs(mu));
+            wv = fmax(wv, fabs(var - (double)(N - 1) / N));
+        }
+        free(s);
+        /* eps 1e-5 against unit-scale variances: ~1e-5 */
+        cr_assert_lt(wm, 1e-3, "BN layer %d: eval output mean %g", i, wm);
+        cr_assert_lt(wv, 1e-3, "BN layer %d: eval output variance off by %g", i, wv);
+        nbn++;
+    }
+    cr_assert_eq(nbn, 5, "pi-mnist D has 5 batch norms");
+    cr_assert_eq(cg_model_calibrate(m, x, 0), CG_ERR_INVALID_ARG);
+    cr_assert_eq(cg_model_calibrate(m, NULL, N), CG_ERR_INVALID_ARG);
+    cg_free(x);
+    cg_model_destroy(m);
+}
+
+/* The statistics are those of the whole set, not of batch-sized chunks: a model of batch 6
+ * (as a rank of a 2-process run has half the batch) computes the same bits. */
+Test(model, calibrate_does_not_depend_on_the_batch) {
+    enum { N = 40 };
+    struct cg_model_config c = small_cfg("pi-mnist", 0);
+    cg_model *a, *b;
+    cr_assert_eq(cg_model_create(&c, &a), CG_OK);
+    c.batch = 6;
+    cr_assert_eq(cg_model_create(&c, &b), CG_OK);
+    cr_assert_eq(memcmp(a->pd.w, b->pd.w, a->pd.n * sizeof(float)), 0, "same seed, same D");
+    float *x = t_alloc((size_t)N * 784);
+    t_fill(x, (size_t)N * 784, 0, 1, 22);
+    cr_assert_eq(cg_model_calibrate(a, x, N), CG_OK);
+    cr_assert_eq(cg_model_calibrate(b, x, N), CG_OK);
+    cr_assert_eq(memcmp(a->state_d, b->state_d, a->d.nstate * sizeof(float)), 0);
+    cg_free(x);
+    cg_model_destroy(a);
+    cg_model_destroy(b);
+}
+
+/* Training uses batch statistics, so a calibration between steps changes no weight. */
+Test(model, calibrate_leaves_training_unchanged) {
+    struct cg_model_config c = small_cfg("pi-mnist", 0);
+    cg_model *a, *b;
+    cr_assert_eq(cg_model_create(&c, &a), CG_OK);
+    cr_assert_eq(cg_model_create(&c, &b), CG_OK);
+    float *x = t_alloc(16 * 784), *cal = t_alloc(40 * 784);
+    t_fill(x, 16 * 784, 0, 1, 31);
+    t_fill(cal, 40 * 784, 0, 1, 32);
+    for (int it = 0; it < 3; it++) {
+        cr_assert_eq(cg_model_step(a, x, NULL, NULL, NULL), CG_OK, "%s", cg_last_error());
+        cr_assert_eq(cg_model_calibrate(a, cal, 40), CG_OK);
+        cr_assert_eq(cg_model_step(b, x, NULL, NULL, NULL), CG_OK);
+    }
+    cr_assert_eq(memcmp(a->pd.w, b->pd.w, a->pd.n * sizeof(float)), 0, "D differs");
+    cr_assert_eq(memcmp(a->pg.w, b->pg.w, a->pg.n * sizeof(float)), 0, "G differs");
+    cr_assert_eq(memcmp(a->state_g, b->state_g, a->g.nstate * sizeof(float)), 0, "G's BN");
+    cg_free(x);
+    cg_free(cal);
+    cg_model_destroy(a);
+    cg_model_destroy(b);
+}
+
 /* NOTES.md: with a poor init D's logits are identical across inputs and CatGAN never moves. */
 Test(model, init_spreads_d_logits) {
     struct cg_model_config c = small_cfg("conv", 0);
