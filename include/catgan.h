@@ -87,6 +87,10 @@ struct cg_model_config {
     float lr, beta1, beta2;  /* Adam, for both networks                                      */
     float lr_g;         /* G's Adam step size; 0: lr times the architecture's ratio (1 for
                            conv, 2.5 for pi-mnist, 1/20 for mlp2d: src/nn/arch.c)            */
+    float ema;          /* 0: off. In (0,1): evaluation (classify, calibrate) uses an
+                           exponential moving average of D's weights, updated after each D
+                           step with decay min(ema, (1+t)/(10+t)) at D step t (0.999: about
+                           the last 1000 steps); training itself is unchanged             */
     uint64_t seed;      /* every random choice of the model derives from it                  */
     int threads;        /* OpenMP threads, >= 1                                               */
 };
@@ -112,8 +116,8 @@ CG_API enum cg_status cg_model_set_lr_scale(cg_model *m, float scale);
  * or gradient. terms may be NULL. */
 CG_API enum cg_status cg_model_step(cg_model *m, const float *x_real, const float *x_lab,
                                     const int32_t *y_lab, cg_catgan_terms *terms);
-/* D in evaluation mode (no noise, batch-norm running statistics) on n examples: probs (n, k)
- * and pred (n) may each be NULL. Any n >= 1 (processed in chunks of B). */
+/* D in evaluation mode (no noise, batch-norm running statistics; the averaged weights when
+ * cfg.ema > 0) on n examples: probs (n, k) and pred (n) may each be NULL. Any n >= 1 (processed in chunks of B). */
 CG_API enum cg_status cg_model_classify(cg_model *m, const float *x, int n, float *probs,
                                         int32_t *pred);
 /* Sets D's batch-norm running statistics to the average of the clean (noise-free) batch

@@ -83,10 +83,11 @@ static void meta_json(const struct run_state *r, char *buf, size_t cap) {
              "{\"data\":\"%s\",\"arch\":\"%s\",\"classes\":%d,\"labels\":%d,\"batch\":%d,"
              "\"seed\":%llu,\"lambda\":%.9g,\"lr\":%.9g,\"lr_g\":%.9g,\"beta1\":%.9g,\"seconds\":%.6f,"
              "\"target_iters\":%lld,\"time\":%.9g,\"log_every\":%lld,\"lr_decay_from\":%.9g,"
-             "\"ranks\":%d,\"version\":\"%s\"}",
+             "\"ema\":%.9g,\"ranks\":%d,\"version\":\"%s\"}",
              o->data, o->arch, o->classes, o->labels, o->batch, (unsigned long long)o->seed,
              o->lambda, o->lr, (double)cg_model_config_of(r->model)->lr_g, o->beta1, r->seconds, (long long)r->target_iters, o->time_s,
-             (long long)r->log_every, o->lr_decay_from, cg_dist_size(), cg_version());
+             (long long)r->log_every, o->lr_decay_from,
+             o->ema, cg_dist_size(), cg_version());
 }
 
 /* --resume: the run's settings come from its checkpoint; the budget may be given anew. */
@@ -123,6 +124,9 @@ static int resume_settings(struct run_state *r, char *meta, size_t cap) {
     if (json_get_num(meta, "lr", &v) == 0) o->lr = v;
     if (json_get_num(meta, "beta1", &v) == 0) o->beta1 = v;
     if (json_get_num(meta, "lr_g", &v) == 0) o->lr_g = v;
+    /* the model's decay is the checkpoint's; the metadata keeps it as it was given */
+    o->ema = cg_model_config_of(r->model)->ema;
+    if (json_get_num(meta, "ema", &v) == 0 && (float)v == (float)o->ema) o->ema = v;
     if (json_get_num(meta, "seconds", &v) == 0) r->seconds = v;
     if (o->lr_decay_from < 0 && json_get_num(meta, "lr_decay_from", &v) == 0 && v < 1)
         o->lr_decay_from = v;
@@ -187,6 +191,7 @@ static int create_model(struct run_state *r) {
     cfg.lambda = (float)o->lambda;
     cfg.lr = (float)o->lr;
     cfg.lr_g = (float)o->lr_g;
+    cfg.ema = (float)o->ema;
     cfg.beta1 = (float)o->beta1;
     cfg.seed = o->seed;
     cfg.threads = o->threads;
@@ -469,7 +474,7 @@ void run_print_summary(const struct run_state *r, FILE *f) {
     fprintf(f, ",\"classes\":%d,\"labels\":%d,\"batch\":%d,\"seed\":%llu,\"iterations\":%lld",
             o->classes, o->labels, o->batch, (unsigned long long)o->seed, (long long)r->iter);
     const struct kv run[] = {{"epochs", r->epoch}, {"seconds", r->seconds},
-                             {"images_per_second", r->img_per_s}};
+                             {"images_per_second", r->img_per_s}, {"ema", o->ema}};
     json_fields(f, run, sizeof run / sizeof run[0]);
     fprintf(f, ",\"threads\":%d,\"isa\":\"%s\"", o->threads, cg_isa_name(cg_isa_active()));
     const struct kv scores[] = {

@@ -38,6 +38,8 @@ static const char TRAIN_HELP[] =
     "  --beta1 B1       Adam beta1 (default 0.5; beta2 is 0.999)\n"
     "  --lr-decay-from F  full step sizes for the first fraction F of the --iters/--epochs\n"
     "                   budget, then linear decay to 0 at its end (default: no decay)\n"
+    "  --ema D          evaluate with a moving average of D's weights, decay D in [0,1)\n"
+    "                   (e.g. 0.999; default 0: off)\n"
     "  --seed S         seeds every random choice (default 1)\n"
     "  --threads T      OpenMP threads (default: all cores)\n"
     "  --out DIR        run directory (default runs/<timestamp>); must be new or empty\n"
@@ -121,6 +123,10 @@ static int parse_train(int argc, char **argv, struct run_opts *o) {
             VAL();
             if (cli_float(cmd, a, v, 0, 0.999999, &d)) return -1;
             o->lr_decay_from = d;
+        } else if (strcmp(a, "--ema") == 0) {
+            VAL();
+            if (cli_float(cmd, a, v, 0, 0.999999, &d)) return -1;
+            o->ema = d;
         } else if (strcmp(a, "--beta1") == 0) {
             VAL();
             if (cli_float(cmd, a, v, 0, 0.999999, &d)) return -1;

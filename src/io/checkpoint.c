@@ -21,7 +21,7 @@ struct ck_header {
     uint32_t version, header_bytes;
     char arch[16];
     int32_t c, h, w, k, batch, labelled, threads, pad0;
-    float lambda, lr, beta1, beta2, lr_g, pad1;
+    float lambda, lr, beta1, beta2, lr_g, ema; /* ema: 0 in files from before it existed */
     uint64_t seed;
     int64_t iter, t_g, t_d;
     uint64_t np_g, np_d, ns_g, ns_d, meta_len, payload_bytes;
@@ -44,6 +44,7 @@ static int payload_spans(const struct cg_model *m, const char *meta, size_t meta
     }
     s[n++] = (struct span){m->state_g, m->g.nstate * sizeof(float)};
     s[n++] = (struct span){m->state_d, m->d.nstate * sizeof(float)};
+    if (m->ema_d) s[n++] = (struct span){m->ema_d, m->pd.n * sizeof(float)};
     return n;
 }
 
@@ -74,6 +75,7 @@ enum cg_status cg_model_save(const cg_model *m, const char *path, const char *me
     h.batch = m->cfg.batch; h.labelled = m->cfg.labelled; h.threads = m->cfg.threads;
     h.lambda = m->cfg.lambda; h.lr = m->cfg.lr; h.beta1 = m->cfg.beta1; h.beta2 = m->cfg.beta2;
     h.lr_g = m->cfg.lr_g;
+    h.ema = m->cfg.ema;
     h.seed = m->cfg.seed;
     h.iter = m->iter; h.t_g = m->opt_g.t; h.t_d = m->opt_d.t;
     h.np_g = m->pg.n; h.np_d = m->pd.n; h.ns_g = m->g.nstate; h.ns_d = m->d.nstate;
@@ -157,6 +159,7 @@ enum cg_status cg_model_load(const char *path, int threads, cg_model **out, char
         cfg.threads = threads > 0 ? threads : (h.threads > 0 ? h.threads : 1);
         cfg.lambda = h.lambda; cfg.lr = h.lr; cfg.beta1 = h.beta1; cfg.beta2 = h.beta2;
         cfg.lr_g = h.lr_g;
+        cfg.ema = h.ema;
         cfg.seed = h.seed;
         st = cg_model_create(&cfg, &m);
         if (st != CG_OK)

@@ -43,3 +43,13 @@ void cg_adam_step(struct cg_adam *o, size_t count, float *w, const float *g, flo
         k->adam(len, &coef, w + i, g + i, m + i, v + i);
     }
 }
+
+void cg_ema_step(size_t count, float *avg, const float *w, float decay, int nt) {
+    const float keep = decay, take = (float)(1.0 - (double)decay);
+    ptrdiff_t nc = (ptrdiff_t)((count + CHUNK - 1) / CHUNK);
+    #pragma omp parallel for schedule(static) num_threads(nt < 1 ? 1 : nt) if (nc > 1)
+    for (ptrdiff_t c = 0; c < nc; c++) {
+        const size_t lo = (size_t)c * CHUNK, hi = count - lo < CHUNK ? count : lo + CHUNK;
+        for (size_t i = lo; i < hi; i++) avg[i] = keep * avg[i] + take * w[i];
+    }
+}

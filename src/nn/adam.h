@@ -25,6 +25,10 @@ enum cg_status cg_adam_init(struct cg_adam *o, float lr, float beta1, float beta
 void cg_adam_step(struct cg_adam *o, size_t count, float *w, const float *g, float *m,
                   float *v, int nt);
 
+/* avg = decay*avg + (1-decay)*w over count values (an exponential moving average of the
+ * weights, Polyak & Juditsky 1992); element-wise, so nt never changes the result. */
+void cg_ema_step(size_t count, float *avg, const float *w, float decay, int nt);
+
 #ifdef __cplusplus
 }
 #endif

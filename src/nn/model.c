@@ -46,6 +46,8 @@ static enum cg_status check_config(const struct cg_model_config *c) {
         return CG_FAIL(CG_ERR_INVALID_ARG, "lr=%g must be > 0", (double)c->lr);
     if (!(c->lr_g >= 0.0f && isfinite(c->lr_g)))
         return CG_FAIL(CG_ERR_INVALID_ARG, "lr_g=%g must be >= 0", (double)c->lr_g);
+    if (!(c->ema >= 0.0f && c->ema < 1.0f))
+        return CG_FAIL(CG_ERR_INVALID_ARG, "ema=%g must be in [0,1)", (double)c->ema);
     if (!(c->beta1 >= 0.0f && c->beta1 < 1.0f))
         return CG_FAIL(CG_ERR_INVALID_ARG, "beta1=%g must be in [0,1)", (double)c->beta1);
     if (!(c->beta2 >= 0.0f && c->beta2 < 1.0f))
@@ -70,6 +72,7 @@ static size_t carve(struct cg_model *m, unsigned char *base) {
     }
     m->state_g = TAKE_F(m->g.nstate);
     m->state_d = TAKE_F(m->d.nstate);
+    m->ema_d = m->cfg.ema > 0.0f ? TAKE_F(m->pd.n) : NULL;
     struct { struct cg_pass *p; const struct cg_net *net; int on; } passes[] = {
         {&m->pass_g, &m->g, 1}, {&m->pass_real, &m->d, 1}, {&m->pass_fake, &m->d, 1},
         {&m->pass_lab, &m->d, m->cfg.labelled}};
@@ -150,6 +153,7 @@ enum cg_status cg_model_create(const struct cg_model_config *cfg, cg_model **out
     m->key = r.key;
     cg_net_init_params(&m->g, m->pg.w, m->state_g, cfg->seed * 2 + 1);
     cg_net_init_params(&m->d, m->pd.w, m->state_d, cfg->seed * 2 + 2);
+    if (m->ema_d) memcpy(m->ema_d, m->pd.w, m->pd.n * sizeof(float));
 
     cg_adam_init(&m->opt_g, m->cfg.lr_g, cfg->beta1, cfg->beta2, 1e-8f);
     cg_adam_init(&m->opt_d, cfg->lr, cfg->beta1, cfg->beta2, 1e-8f);
@@ -376,6 +380,12 @@ static enum cg_status d_step(struct cg_model *m, cg_catgan_terms *t) {
         return numeric_fail(m, "the gradient of D");
     t0 = m->prof ? cg_seconds() : 0;
     cg_adam_step(&m->opt_d, m->pd.n, m->pd.w, m->pd.g, m->pd.m, m->pd.v, m->cfg.threads);
+    if (m->ema_d) {
+        /* the warm-up keeps the random initial weights from lingering in the average */
+        const double t = (double)m->opt_d.t, warm = (1.0 + t) / (10.0 + t);
+        cg_ema_step(m->pd.n, m->ema_d, m->pd.w, warm < m->cfg.ema ? (float)warm : m->cfg.ema,
+                    m->cfg.threads);
+    }
     if (m->prof) m->t_adam += cg_seconds() - t0;
     return CG_OK;
 }
@@ -446,6 +456,10 @@ enum cg_status cg_model_step(cg_model *m, const float *x_real, const float *x_la
 
 /* ---- inference ----------------------------------------------------------------------------- */
 
+static const float *eval_weights(const struct cg_model *m) {
+    return m->ema_d ? m->ema_d : m->pd.w;
+}
+
 enum cg_status cg_model_classify(cg_model *m, const float *x, int n, float *probs,
                                  int32_t *pred) {
     if (n < 1 || !x) return CG_FAIL(CG_ERR_INVALID_ARG, "n=%d examples, x=%p", n, (void *)x);
@@ -456,7 +470,8 @@ enum cg_status cg_model_classify(cg_model *m, const float *x, int n, float *prob
     for (int s = 0; s < n; s += B) {
         int nb = n - s < B ? n - s : B;
         memcpy(m->pass_real.act[0], x + (size_t)s * dsz, (size_t)nb * dsz * sizeof(float));
-        cg_net_forward(&m->d, nb, &m->pass_real, m->pd.w, m->state_d, 0, 0, m->key, 0, m->ws);
+        cg_net_forward(&m->d, nb, &m->pass_real, eval_weights(m), m->state_d, 0, 0, m->key, 0,
+                       m->ws);
         const float *z = logits_of(m, &m->pass_real);
         for (int i = 0; i < nb; i++) {
             const float *zi = z + (size_t)i * k;
@@ -499,8 +514,8 @@ enum cg_status cg_model_calibrate(cg_model *m, const float *x, int n) {
         for (int s = 0; s < n; s += B) {
             const int nb = n - s < B ? n - s : B;
             memcpy(m->pass_real.act[0], x + (size_t)s * dsz, (size_t)nb * dsz * sizeof(float));
-            cg_net_forward_to(d, nb, &m->pass_real, m->pd.w, m->state_d, 0, 0, m->key, 0, m->ws,
-                              i);
+            cg_net_forward_to(d, nb, &m->pass_real, eval_weights(m), m->state_d, 0, 0, m->key, 0,
+                              m->ws, i);
             const float *a = m->pass_real.act[i];
             for (size_t e = 0; e < (size_t)nb; e++)
                 for (size_t ch = 0; ch < c; ch++)

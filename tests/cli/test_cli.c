@@ -181,6 +181,30 @@ static char *metrics_without_seconds(const char *dir) {
     return o;
 }
 
+/* --ema: test errors come from the averaged D, which the checkpoint carries, so a resumed
+ * run logs what the uninterrupted one logs; summary.json names the decay. */
+Test(cli, ema_run_resumes_exactly_and_reports_its_decay) {
+    cr_assert_eq(run("train --data circles --labels 10 --iters 40 --log-every 10 --batch 50 "
+                     "--ema 0.95 --out %s/ea --quiet", cli_tmpdir), 0, "%s", cli_slurp(cli_err));
+    cr_assert_eq(run("train --data circles --labels 10 --iters 20 --log-every 10 --batch 50 "
+                     "--ema 0.95 --out %s/eb --quiet", cli_tmpdir), 0);
+    cr_assert_eq(run("train --resume %s/eb --iters 40 --quiet", cli_tmpdir), 0, "%s",
+                 cli_slurp(cli_err));
+    char da[400], db[400], p[500];
+    snprintf(da, sizeof da, "%s/ea", cli_tmpdir);
+    snprintf(db, sizeof db, "%s/eb", cli_tmpdir);
+    char *ma = metrics_without_seconds(da), *mb = metrics_without_seconds(db);
+    cr_expect_str_eq(ma, mb);
+    free(ma);
+    free(mb);
+    snprintf(p, sizeof p, "%s/summary.json", db);
+    char *sj = cli_slurp(p);
+    cr_expect(strstr(sj, "\"ema\":0.95") != NULL, "%s", sj);
+    free(sj);
+    cr_expect_eq(run("train --data circles --ema 1 --out %s/ec", cli_tmpdir), 2);
+    expect_one_line_error("--ema");
+}
+
 Test(cli, resume_equals_uninterrupted_and_sigterm_checkpoints) {
     cr_assert_eq(run("train --data circles --labels 10 --iters 60 --log-every 15 --batch 50 "
                      "--out %s/a --quiet", cli_tmpdir), 0, "%s", cli_slurp(cli_err));

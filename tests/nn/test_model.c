@@ -178,6 +178,12 @@ Test(model, create_rejects_bad_config) {
     c.lr = -1;
     cr_assert_eq(cg_model_create(&c, &m), CG_ERR_INVALID_ARG);
     c = small_cfg("conv", 0);
+    c.ema = 1.0f;
+    cr_assert_eq(cg_model_create(&c, &m), CG_ERR_INVALID_ARG);
+    cr_assert(strstr(cg_last_error(), "ema=1") != NULL, "%s", cg_last_error());
+    c.ema = -0.5f;
+    cr_assert_eq(cg_model_create(&c, &m), CG_ERR_INVALID_ARG);
+    c = small_cfg("conv", 0);
     c.batch = 2000000000;
     cr_assert_eq(cg_model_create(&c, &m), CG_ERR_OUT_OF_MEMORY);
     cr_assert(strstr(cg_last_error(), "bytes") != NULL, "%s", cg_last_error());
@@ -438,6 +444,51 @@ Test(model, labelled_training_learns_two_blobs) {
     cg_model_destroy(m);
 }
 
+/* cfg.ema: after D step t the average is d*avg + (1-d)*w with d = min(ema, (1+t)/(10+t)),
+ * starting from the initial weights (recomputed here in double from each step's weights);
+ * training is the same as without it, and classification uses the average: the same
+ * probabilities as a model without ema whose D weights are the average. */
+Test(model, ema_averages_d_after_each_step_and_classify_uses_it) {
+    struct cg_model_config c = small_cfg("mlp2d", 0);
+    cg_model *plain, *avg;
+    cr_assert_eq(cg_model_create(&c, &plain), CG_OK);
+    c.ema = 0.9f;
+    cr_assert_eq(cg_model_create(&c, &avg), CG_OK, "%s", cg_last_error());
+    cr_assert_not_null(avg->ema_d);
+    cr_assert_null(plain->ema_d);
+    float x[32];
+    int32_t y[16];
+    two_blobs(x, y, 16, 5);
+    const size_t n = avg->pd.n;
+    double *ref = calloc(n, sizeof *ref);
+    for (size_t i = 0; i < n; i++) ref[i] = avg->pd.w[i];
+    for (int t = 1; t <= 6; t++) {
+        cr_assert_eq(cg_model_step(plain, x, NULL, NULL, NULL), CG_OK);
+        cr_assert_eq(cg_model_step(avg, x, NULL, NULL, NULL), CG_OK, "%s", cg_last_error());
+        const double w = (1.0 + t) / (10.0 + t), d = w < 0.9 ? w : 0.9;
+        double worst = 0;
+        for (size_t i = 0; i < n; i++) {
+            ref[i] = d * ref[i] + (1 - d) * avg->pd.w[i];
+            const double e = fabs(avg->ema_d[i] - ref[i]) / (fabs(ref[i]) + 1e-3);
+            worst = e > worst ? e : worst;
+        }
+        cr_assert_lt(worst, 1e-5, "step %d: average off by %g (relative)", t, worst);
+    }
+    cr_assert_eq(memcmp(plain->pd.w, avg->pd.w, n * sizeof(float)), 0, "training changed");
+    cr_assert_eq(memcmp(plain->pg.w, avg->pg.w, avg->pg.n * sizeof(float)), 0, "G changed");
+    cr_assert_gt(t_max_abs_diff(avg->ema_d, avg->pd.w, n), 1e-4, "average == weights");
+    float pa[32], pp[32], pr[32];
+    cr_assert_eq(cg_model_classify(avg, x, 16, pa, NULL), CG_OK);
+    cr_assert_eq(cg_model_classify(plain, x, 16, pr, NULL), CG_OK);
+    memcpy(plain->pd.w, avg->ema_d, n * sizeof(float));
+    cr_assert_eq(cg_model_classify(plain, x, 16, pp, NULL), CG_OK);
+    cr_assert_eq(memcmp(pa, pp, sizeof pa), 0, "classify does not use the average");
+    cr_assert_gt(t_max_abs_diff(pa, pr, 32), 0, "the average classifies as the raw weights");
+    free(ref);
+    cg_model_destroy(plain);
+    cg_model_destroy(avg);
+}
+
 /* ---- checkpoints -------------------------------------------------------------------------- */
 
 static void tmp_path(char *buf, size_t cap, const char *name) {
@@ -465,6 +516,35 @@ Test(checkpoint, round_trip_and_resume_equals_uninterrupted) {
     cr_assert_eq(memcmp(b->pg.w, r->pg.w, b->pg.n * sizeof(float)), 0);
     cr_assert_eq(memcmp(b->pg.v, r->pg.v, b->pg.n * sizeof(float)), 0);
     unlink(path);
+    cg_model_destroy(a);
+    cg_model_destroy(b);
+    cg_model_destroy(r);
+}
+
+/* The average is part of the checkpoint: a resumed model carries on averaging as the
+ * uninterrupted one does (bit for bit), and a model without it still loads as before. */
+Test(checkpoint, ema_survives_save_and_resume) {
+    struct cg_model_config c = small_cfg("pi-mnist", 0);
+    c.ema = 0.99f;
+    cg_model *a, *b, *r;
+    cr_assert_eq(cg_model_create(&c, &a), CG_OK);
+    cr_assert_eq(cg_model_create(&c, &b), CG_OK);
+    float *x = t_alloc(16 * 784);
+    t_fill(x, 16 * 784, 0, 1, 41);
+    for (int i = 0; i < 2; i++) cr_assert_eq(cg_model_step(a, x, NULL, NULL, NULL), CG_OK);
+    char path[256];
+    tmp_path(path, sizeof path, "ema.cgck");
+    cr_assert_eq(cg_model_save(a, path, "{}"), CG_OK, "%s", cg_last_error());
+    cr_assert_eq(cg_model_load(path, 1, &r, NULL, 0), CG_OK, "%s", cg_last_error());
+    cr_assert_float_eq(cg_model_config_of(r)->ema, 0.99f, 0);
+    cr_assert_not_null(r->ema_d);
+    cr_assert_eq(memcmp(a->ema_d, r->ema_d, a->pd.n * sizeof(float)), 0);
+    for (int i = 0; i < 4; i++) cr_assert_eq(cg_model_step(b, x, NULL, NULL, NULL), CG_OK);
+    for (int i = 0; i < 2; i++) cr_assert_eq(cg_model_step(r, x, NULL, NULL, NULL), CG_OK);
+    cr_assert_eq(memcmp(b->ema_d, r->ema_d, b->pd.n * sizeof(float)), 0, "resumed average");
+    cr_assert_eq(memcmp(b->pd.w, r->pd.w, b->pd.n * sizeof(float)), 0);
+    unlink(path);
+    cg_free(x);
     cg_model_destroy(a);
     cg_model_destroy(b);
     cg_model_destroy(r);
