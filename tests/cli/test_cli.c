@@ -181,23 +181,33 @@ static char *metrics_without_seconds(const char *dir) {
     return o;
 }
 
+/* Trains circles for 2*half iterations into DIR/<tag>a, and for half into DIR/<tag>b that is
+ * then resumed to 2*half: both must log the same metrics.csv (wall time aside). */
+static void expect_resume_equals_uninterrupted(const char *tag, const char *opts, int half) {
+    const char *common = "train --data circles --labels 10 --batch 50 --quiet";
+    cr_assert_eq(run("%s %s --iters %d --log-every %d --out %s/%sa", common, opts, 2 * half,
+                     half / 2, cli_tmpdir, tag), 0, "%s", cli_slurp(cli_err));
+    cr_assert_eq(run("%s %s --iters %d --log-every %d --out %s/%sb", common, opts, half,
+                     half / 2, cli_tmpdir, tag), 0);
+    cr_assert_eq(run("train --resume %s/%sb --iters %d --quiet", cli_tmpdir, tag, 2 * half), 0,
+                 "%s", cli_slurp(cli_err));
+    char da[400], db[400], last[32];
+    snprintf(da, sizeof da, "%s/%sa", cli_tmpdir, tag);
+    snprintf(db, sizeof db, "%s/%sb", cli_tmpdir, tag);
+    snprintf(last, sizeof last, "\n%d,", 2 * half);
+    char *ma = metrics_without_seconds(da), *mb = metrics_without_seconds(db);
+    cr_expect_str_eq(ma, mb);
+    cr_expect(strstr(ma, last) != NULL, "%s", ma);
+    free(ma);
+    free(mb);
+}
+
 /* --ema: test errors come from the averaged D, which the checkpoint carries, so a resumed
  * run logs what the uninterrupted one logs; summary.json names the decay. */
 Test(cli, ema_run_resumes_exactly_and_reports_its_decay) {
-    cr_assert_eq(run("train --data circles --labels 10 --iters 40 --log-every 10 --batch 50 "
-                     "--ema 0.95 --out %s/ea --quiet", cli_tmpdir), 0, "%s", cli_slurp(cli_err));
-    cr_assert_eq(run("train --data circles --labels 10 --iters 20 --log-every 10 --batch 50 "
-                     "--ema 0.95 --out %s/eb --quiet", cli_tmpdir), 0);
-    cr_assert_eq(run("train --resume %s/eb --iters 40 --quiet", cli_tmpdir), 0, "%s",
-                 cli_slurp(cli_err));
-    char da[400], db[400], p[500];
-    snprintf(da, sizeof da, "%s/ea", cli_tmpdir);
-    snprintf(db, sizeof db, "%s/eb", cli_tmpdir);
-    char *ma = metrics_without_seconds(da), *mb = metrics_without_seconds(db);
-    cr_expect_str_eq(ma, mb);
-    free(ma);
-    free(mb);
-    snprintf(p, sizeof p, "%s/summary.json", db);
+    expect_resume_equals_uninterrupted("e", "--ema 0.95", 20);
+    char p[500];
+    snprintf(p, sizeof p, "%s/eb/summary.json", cli_tmpdir);
     char *sj = cli_slurp(p);
     cr_expect(strstr(sj, "\"ema\":0.95") != NULL, "%s", sj);
     free(sj);
@@ -206,20 +216,7 @@ Test(cli, ema_run_resumes_exactly_and_reports_its_decay) {
 }
 
 Test(cli, resume_equals_uninterrupted_and_sigterm_checkpoints) {
-    cr_assert_eq(run("train --data circles --labels 10 --iters 60 --log-every 15 --batch 50 "
-                     "--out %s/a --quiet", cli_tmpdir), 0, "%s", cli_slurp(cli_err));
-    cr_assert_eq(run("train --data circles --labels 10 --iters 30 --log-every 15 --batch 50 "
-                     "--out %s/b --quiet", cli_tmpdir), 0);
-    cr_assert_eq(run("train --resume %s/b --iters 60 --quiet", cli_tmpdir), 0, "%s",
-                 cli_slurp(cli_err));
-    char da[400], db[400];
-    snprintf(da, sizeof da, "%s/a", cli_tmpdir);
-    snprintf(db, sizeof db, "%s/b", cli_tmpdir);
-    char *ma = metrics_without_seconds(da), *mb = metrics_without_seconds(db);
-    cr_expect_str_eq(ma, mb);
-    cr_expect(strstr(ma, "\n60,") != NULL, "%s", ma);
-    free(ma);
-    free(mb);
+    expect_resume_equals_uninterrupted("", "", 30);
     /* SIGTERM: the run stops after the current iteration with a checkpoint and summary */
     const char *bin = getenv("CATGAN");
     pid_t pid = fork();
