@@ -117,7 +117,8 @@ CG_API enum cg_status cg_model_set_lr_scale(cg_model *m, float scale);
 CG_API enum cg_status cg_model_step(cg_model *m, const float *x_real, const float *x_lab,
                                     const int32_t *y_lab, cg_catgan_terms *terms);
 /* D in evaluation mode (no noise, batch-norm running statistics; the averaged weights when
- * cfg.ema > 0) on n examples: probs (n, k) and pred (n) may each be NULL. Any n >= 1 (processed in chunks of B). */
+ * cfg.ema > 0) on n examples: probs (n, k) and pred (n) may each be NULL. Any n >= 1
+ * (processed in chunks of B). */
 CG_API enum cg_status cg_model_classify(cg_model *m, const float *x, int n, float *probs,
                                         int32_t *pred);
 /* Sets D's batch-norm running statistics to the average of the clean (noise-free) batch

@@ -86,8 +86,7 @@ static void meta_json(const struct run_state *r, char *buf, size_t cap) {
              "\"ema\":%.9g,\"ranks\":%d,\"version\":\"%s\"}",
              o->data, o->arch, o->classes, o->labels, o->batch, (unsigned long long)o->seed,
              o->lambda, o->lr, (double)cg_model_config_of(r->model)->lr_g, o->beta1, r->seconds, (long long)r->target_iters, o->time_s,
-             (long long)r->log_every, o->lr_decay_from,
-             o->ema, cg_dist_size(), cg_version());
+             (long long)r->log_every, o->lr_decay_from, o->ema, cg_dist_size(), cg_version());
 }
 
 /* --resume: the run's settings come from its checkpoint; the budget may be given anew. */
