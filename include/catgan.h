@@ -121,6 +121,9 @@ CG_API enum cg_status cg_model_step(cg_model *m, const float *x_real, const floa
  * (processed in chunks of B). */
 CG_API enum cg_status cg_model_classify(cg_model *m, const float *x, int n, float *probs,
                                         int32_t *pred);
+/* raw = 1: classify and calibrate use D's training weights even when cfg.ema > 0, to compare
+ * them with the average; raw = 0 (the state after create and load) the average again. */
+CG_API void cg_model_evaluate_raw(cg_model *m, int raw);
 /* Sets D's batch-norm running statistics to the average of the clean (noise-free) batch
  * statistics of x's n examples, taken in chunks of B with the current weights; training is
  * unaffected (it uses batch statistics) and a D without batch norm is left as it is. The

@@ -150,6 +150,11 @@ void json_put_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+void json_num(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.9g", v);
+    else fputs("null", f);
+}
+
 int cli_threads_default(void) { return omp_get_num_procs(); }
 
 void cli_init_kernels_or_exit(void) {

@@ -33,6 +33,8 @@ int json_get_u64(const char *json, const char *key, uint64_t *out);
 int json_get_int(const char *json, const char *key, int lo, int hi, int *out);
 /* Writes s as a JSON string literal. */
 void json_put_str(FILE *f, const char *s);
+/* Writes v with 9 significant digits, or null when it is not finite. */
+void json_num(FILE *f, double v);
 
 int cli_threads_default(void);
 void cli_init_kernels_or_exit(void);

@@ -68,6 +68,13 @@ static int parse(const char *cmd, const char *help, int argc, char **argv, struc
     return 0;
 }
 
+/* One score line of `eval`; raw (D's training weights under --ema) only when it exists. */
+static void print_score(const char *name, double v, double raw) {
+    printf("  %s  %.4f", name, v);
+    if (isfinite(raw)) printf("  (raw D %.4f)", raw);
+    printf("\n");
+}
+
 static int load_model(const char *cmd, const struct common *c, cg_model **m, char *meta,
                       size_t cap) {
     cli_init_kernels_or_exit();
@@ -117,14 +124,21 @@ int cmd_eval(int argc, char **argv) {
             printf(",\"data\":");
             json_put_str(stdout, c.data);
             printf(",\"n\":%d,\"classes\":%d,", ds.test.n, mc->k);
-            if (labelled) printf("\"test_error\":%.9g,", e.test_error);
-            else printf("\"test_error\":null,");
-            printf("\"cluster_accuracy\":%.9g,\"nmi\":%.9g}\n", e.cluster_accuracy, e.nmi);
+            const double v[] = {labelled ? e.test_error : NAN, e.cluster_accuracy, e.nmi,
+                                labelled ? e.test_error_raw : NAN, e.cluster_accuracy_raw};
+            const char *key[] = {"test_error", "cluster_accuracy", "nmi", "test_error_raw",
+                                 "cluster_accuracy_raw"};
+            for (int i = 0; i < 5; i++) {
+                printf("%s\"%s\":", i ? "," : "", key[i]);
+                json_num(stdout, v[i]);
+            }
+            printf("}\n");
         } else {
+            /* under --ema the scores are the averaged D's; the training weights' follow */
             printf("%s on the test split of %s (%d examples):\n", c.model, c.data, ds.test.n);
-            if (labelled) printf("  test error        %.4f\n", e.test_error);
-            printf("  cluster accuracy  %.4f\n  NMI               %.4f\n", e.cluster_accuracy,
-                   e.nmi);
+            if (labelled) print_score("test error      ", e.test_error, e.test_error_raw);
+            print_score("cluster accuracy", e.cluster_accuracy, e.cluster_accuracy_raw);
+            printf("  NMI               %.4f\n", e.nmi);
         }
     } else if (rc == CLI_OK) {
         rc = CLI_FAILED;

@@ -21,13 +21,14 @@ struct run_opts {
 
 /* One metrics.csv row. */
 enum { COL_ITER, COL_EPOCH, COL_SECONDS, COL_D, COL_G, COL_HX, COL_HREAL, COL_HFAKE, COL_HG,
-       COL_CE, COL_TEST_ERROR, COL_ACC, COL_NMI, NCOLS };
+       COL_CE, COL_TEST_ERROR, COL_ACC, COL_NMI, COL_TEST_ERROR_RAW, COL_ACC_RAW, NCOLS };
 struct run_row { double v[NCOLS]; };
 
 struct run_eval {
     cg_catgan_terms terms;
     int have_eval;
     double test_error, cluster_accuracy, nmi;
+    double test_error_raw, cluster_accuracy_raw; /* D's training weights under --ema, else NaN */
     char test_error_str[48];
 };
 

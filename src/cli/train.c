@@ -219,8 +219,11 @@ static void progress(const struct run_state *r, const cg_catgan_terms *t, double
     fmt_secs(r->seconds, el, sizeof el);
     fmt_secs(eta, et, sizeof et);
     if (r->last.have_eval) {
-        if (r->opts.labels > 0) snprintf(score, sizeof score, " err %.4f", r->last.test_error);
-        else snprintf(score, sizeof score, " acc %.4f", r->last.cluster_accuracy);
+        const int lab = r->opts.labels > 0;
+        const double v = lab ? r->last.test_error : r->last.cluster_accuracy,
+                     raw = lab ? r->last.test_error_raw : r->last.cluster_accuracy_raw;
+        int len = snprintf(score, sizeof score, " %s %.4f", lab ? "err" : "acc", v);
+        if (isfinite(raw)) snprintf(score + len, sizeof score - (size_t)len, " (raw %.4f)", raw);
     }
     char total[32] = "";
     if (r->target_iters > 0) snprintf(total, sizeof total, "/%lld", (long long)r->target_iters);

@@ -457,8 +457,10 @@ enum cg_status cg_model_step(cg_model *m, const float *x_real, const float *x_la
 /* ---- inference ----------------------------------------------------------------------------- */
 
 static const float *eval_weights(const struct cg_model *m) {
-    return m->ema_d ? m->ema_d : m->pd.w;
+    return m->ema_d && !m->eval_raw ? m->ema_d : m->pd.w;
 }
+
+void cg_model_evaluate_raw(cg_model *m, int raw) { m->eval_raw = raw != 0; }
 
 enum cg_status cg_model_classify(cg_model *m, const float *x, int n, float *probs,
                                  int32_t *pred) {

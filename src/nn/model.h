@@ -14,6 +14,7 @@ struct cg_model {
     struct cg_params pg, pd;
     float *state_g, *state_d;          /* batch-norm running statistics */
     float *ema_d;                      /* cfg.ema > 0: the moving average of pd.w, else NULL */
+    int eval_raw;                      /* cg_model_evaluate_raw: evaluate pd.w despite ema_d */
     struct cg_adam opt_g, opt_d;
     uint64_t key;                      /* Philox key derived from the seed */
     int64_t iter;                      /* completed training iterations */

@@ -181,6 +181,28 @@ static char *metrics_without_seconds(const char *dir) {
     return o;
 }
 
+/* The column NAME of DIR/metrics.csv, one value per line (the header left out). */
+static char *metrics_column(const char *dir, const char *name) {
+    char p[500];
+    snprintf(p, sizeof p, "%s/metrics.csv", dir);
+    char *s = cli_slurp(p), *o = calloc(1, strlen(s) + 1), *w = o;
+    int col = -1;
+    for (char *line = s, *next; *line; line = next) {
+        next = strchr(line, '\n');
+        next = next ? next + 1 : line + strlen(line);
+        int c = 0;
+        for (char *f = line; f < next; c++) {
+            size_t len = strcspn(f, ",\n");
+            if (col < 0 && len == strlen(name) && strncmp(f, name, len) == 0) col = c;
+            else if (c == col && line != s) w += sprintf(w, "%.*s\n", (int)len, f);
+            f += len + 1;
+        }
+    }
+    cr_assert_geq(col, 0, "metrics.csv of %s has no column %s", dir, name);
+    free(s);
+    return o;
+}
+
 /* Trains 2*half iterations into DIR/<tag>a, and half into DIR/<tag>b that is then resumed to
  * 2*half: both must log the same metrics.csv (wall time aside). */
 static void expect_resume_equals_uninterrupted(const char *tag, const char *opts, int half) {
@@ -217,6 +239,24 @@ Test(cli, ema_run_resumes_exactly_and_reports_its_decay) {
     cr_expect_str_neq(ma, mn, "the average evaluates as the last weights do");
     free(ma);
     free(mn);
+    /* the training weights are scored beside the average: as the run without --ema scores them */
+    char *raw = metrics_column(da, "test_error_raw"), *avg = metrics_column(da, "test_error"),
+         *plain = metrics_column(dn, "test_error"), *none = metrics_column(dn, "test_error_raw");
+    cr_expect_str_eq(raw, plain);
+    cr_expect_str_neq(raw, avg);
+    cr_expect_str_eq(none, "\n\n\n\n", "a run without --ema has no raw scores");
+    /* eval scores both from the checkpoint, as the run's last row did */
+    char want[64], *last = strrchr(raw, '\n');
+    while (last > raw && last[-1] != '\n') last--;
+    snprintf(want, sizeof want, "\"test_error_raw\":%.*s", (int)strcspn(last, "\n"), last);
+    cr_assert_eq(run("eval --model %s/checkpoint.cgck --data moons --json", da), 0);
+    char *ev = cli_slurp(cli_out);
+    cr_expect(strstr(ev, want) != NULL, "%s lacks %s", ev, want);
+    free(ev);
+    free(raw);
+    free(avg);
+    free(plain);
+    free(none);
     snprintf(p, sizeof p, "%s/eb/summary.json", cli_tmpdir);
     char *sj = cli_slurp(p);
     cr_expect(strstr(sj, "\"ema\":0.95") != NULL, "%s", sj);
