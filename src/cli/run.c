@@ -215,6 +215,9 @@ int run_prepare(struct run_state *r) {
         if (!o->given.arch) snprintf(o->arch, sizeof o->arch, r->ds.is_points ? "mlp2d" : "conv");
         /* the 2-D nets are tiny: 2e-4 leaves moons half-trained in 3000 iterations (docs/toy.md) */
         if (!o->given.lr && strcmp(o->arch, "mlp2d") == 0) o->lr = 1e-3;
+        /* conv's test error swings 1-2 points between evaluations under a constant step; the
+         * average of D's weights does not (docs/results.md, "Averaged weights") */
+        if (!o->given.ema && strcmp(o->arch, "conv") == 0) o->ema = 0.999;
         if (!o->classes) o->classes = r->ds.num_classes;
         if (!o->threads) o->threads = cli_threads_default();
     }

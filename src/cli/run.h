@@ -16,7 +16,7 @@ struct run_opts {
     double lr_decay_from;        /* --lr-decay-from F: linear decay over the last 1-F; < 0 off */
     double ema;                  /* --ema D: evaluate D's averaged weights; 0 off */
     uint64_t seed;
-    struct { int data, arch, labels, lr; } given;
+    struct { int data, arch, labels, lr, ema; } given;
 };
 
 /* One metrics.csv row. */

@@ -39,7 +39,7 @@ static const char TRAIN_HELP[] =
     "  --lr-decay-from F  full step sizes for the first fraction F of the --iters/--epochs\n"
     "                   budget, then linear decay to 0 at its end (default: no decay)\n"
     "  --ema D          evaluate with a moving average of D's weights, decay D in [0,1)\n"
-    "                   (e.g. 0.999; default 0: off)\n"
+    "                   (default: 0.999 for conv, 0 (off) for the others)\n"
     "  --seed S         seeds every random choice (default 1)\n"
     "  --threads T      OpenMP threads (default: all cores)\n"
     "  --out DIR        run directory (default runs/<timestamp>); must be new or empty\n"
@@ -127,6 +127,7 @@ static int parse_train(int argc, char **argv, struct run_opts *o) {
             VAL();
             if (cli_float(cmd, a, v, 0, 0.999999, &d)) return -1;
             o->ema = d;
+            o->given.ema = 1;
         } else if (strcmp(a, "--beta1") == 0) {
             VAL();
             if (cli_float(cmd, a, v, 0, 0.999999, &d)) return -1;

@@ -145,7 +145,14 @@ static void same_weights_for_threads(const char *arch, const char *batch) {
         cr_expect_eq(memcmp(m[0]->pg.w, m[t]->pg.w, m[0]->pg.n * sizeof(float)), 0,
                      "%s: G differs between 1 and %d threads", arch, t + 1);
         cr_expect_eq(memcmp(m[0]->state_g, m[t]->state_g, m[0]->g.nstate * sizeof(float)), 0);
+        if (m[0]->ema_d)
+            cr_expect_eq(memcmp(m[0]->ema_d, m[t]->ema_d, m[0]->pd.n * sizeof(float)), 0,
+                         "%s: D's average differs between 1 and %d threads", arch, t + 1);
     }
+    /* conv evaluates the average of D's weights unless --ema says otherwise; the others not */
+    const float ema = strcmp(arch, "conv") == 0 ? 0.999f : 0.0f;
+    cr_expect_eq(m[0]->cfg.ema, ema, "%s: --ema defaults to %g", arch, (double)m[0]->cfg.ema);
+    cr_expect_eq(m[0]->ema_d != NULL, ema > 0);
     for (int t = 0; t < 3; t++) cg_model_destroy(m[t]);
 }
 
