@@ -91,6 +91,9 @@ struct cg_model_config {
                            exponential moving average of D's weights, updated after each D
                            step with decay min(ema, (1+t)/(10+t)) at D step t (0.999: about
                            the last 1000 steps); training itself is unchanged             */
+    float d_noise;      /* conv only: sigma of Gaussian noise added to the input of each of
+                           D's convolutional and dense layers in training (0: none, the
+                           CONTRACT.md net); evaluation is noise-free                        */
     uint64_t seed;      /* every random choice of the model derives from it                  */
     int threads;        /* OpenMP threads, >= 1                                               */
 };

@@ -84,10 +84,11 @@ static void meta_json(const struct run_state *r, char *buf, size_t cap) {
              "{\"data\":\"%s\",\"arch\":\"%s\",\"classes\":%d,\"labels\":%d,\"batch\":%d,"
              "\"seed\":%llu,\"lambda\":%.9g,\"lr\":%.9g,\"lr_g\":%.9g,\"beta1\":%.9g,\"seconds\":%.6f,"
              "\"target_iters\":%lld,\"time\":%.9g,\"log_every\":%lld,\"lr_decay_from\":%.9g,"
-             "\"ema\":%.9g,\"ranks\":%d,\"version\":\"%s\"}",
+             "\"ema\":%.9g,\"d_noise\":%.9g,\"ranks\":%d,\"version\":\"%s\"}",
              o->data, o->arch, o->classes, o->labels, o->batch, (unsigned long long)o->seed,
              o->lambda, o->lr, (double)cg_model_config_of(r->model)->lr_g, o->beta1, r->seconds, (long long)r->target_iters, o->time_s,
-             (long long)r->log_every, o->lr_decay_from, o->ema, cg_dist_size(), cg_version());
+             (long long)r->log_every, o->lr_decay_from, o->ema, o->d_noise, cg_dist_size(),
+             cg_version());
 }
 
 /* --resume: the run's settings come from its checkpoint; the budget may be given anew. */
@@ -127,6 +128,8 @@ static int resume_settings(struct run_state *r, char *meta, size_t cap) {
     /* the model's decay is the checkpoint's; the metadata keeps it as it was given */
     o->ema = cg_model_config_of(r->model)->ema;
     if (json_get_num(meta, "ema", &v) == 0 && (float)v == (float)o->ema) o->ema = v;
+    o->d_noise = cg_model_config_of(r->model)->d_noise;
+    if (json_get_num(meta, "d_noise", &v) == 0 && (float)v == (float)o->d_noise) o->d_noise = v;
     if (json_get_num(meta, "seconds", &v) == 0) r->seconds = v;
     if (o->lr_decay_from < 0 && json_get_num(meta, "lr_decay_from", &v) == 0 && v < 1)
         o->lr_decay_from = v;
@@ -192,6 +195,7 @@ static int create_model(struct run_state *r) {
     cfg.lr = (float)o->lr;
     cfg.lr_g = (float)o->lr_g;
     cfg.ema = (float)o->ema;
+    cfg.d_noise = (float)o->d_noise;
     cfg.beta1 = (float)o->beta1;
     cfg.seed = o->seed;
     cfg.threads = o->threads;
@@ -218,6 +222,11 @@ int run_prepare(struct run_state *r) {
         /* conv's test error swings 1-2 points between evaluations under a constant step; the
          * average of D's weights does not (docs/results.md, "Averaged weights") */
         if (!o->given.ema && strcmp(o->arch, "conv") == 0) o->ema = 0.999;
+        if (o->d_noise > 0 && strcmp(o->arch, "conv") != 0) {
+            cli_error("train: --d-noise %g: only --arch conv takes it (%s's D has fixed noise: "
+                      "docs/cli.md)", o->d_noise, o->arch);
+            return CLI_USAGE;
+        }
         if (!o->classes) o->classes = r->ds.num_classes;
         if (!o->threads) o->threads = cli_threads_default();
     }
@@ -489,7 +498,8 @@ void run_print_summary(const struct run_state *r, FILE *f) {
     fprintf(f, ",\"classes\":%d,\"labels\":%d,\"batch\":%d,\"seed\":%llu,\"iterations\":%lld",
             o->classes, o->labels, o->batch, (unsigned long long)o->seed, (long long)r->iter);
     const struct kv run[] = {{"epochs", r->epoch}, {"seconds", r->seconds},
-                             {"images_per_second", r->img_per_s}, {"ema", o->ema}};
+                             {"images_per_second", r->img_per_s}, {"ema", o->ema},
+                             {"d_noise", o->d_noise}};
     json_fields(f, run, sizeof run / sizeof run[0]);
     fprintf(f, ",\"threads\":%d,\"isa\":\"%s\"", o->threads, cg_isa_name(cg_isa_active()));
     const struct kv scores[] = {

@@ -15,6 +15,7 @@ struct run_opts {
     double epochs, time_s, lambda, lr, lr_g, beta1;
     double lr_decay_from;        /* --lr-decay-from F: linear decay over the last 1-F; < 0 off */
     double ema;                  /* --ema D: evaluate D's averaged weights; 0 off */
+    double d_noise;              /* --d-noise S: Gaussian noise in conv D's training; 0 off */
     uint64_t seed;
     struct { int data, arch, labels, lr, ema; } given;
 };

@@ -40,6 +40,8 @@ static const char TRAIN_HELP[] =
     "                   budget, then linear decay to 0 at its end (default: no decay)\n"
     "  --ema D          evaluate with a moving average of D's weights, decay D in [0,1)\n"
     "                   (default: 0.999 for conv, 0 (off) for the others)\n"
+    "  --d-noise S      conv only: Gaussian noise of sigma S on the input of each of D's\n"
+    "                   layers during training (default 0: none)\n"
     "  --seed S         seeds every random choice (default 1)\n"
     "  --threads T      OpenMP threads (default: all cores)\n"
     "  --out DIR        run directory (default runs/<timestamp>); must be new or empty\n"
@@ -128,6 +130,10 @@ static int parse_train(int argc, char **argv, struct run_opts *o) {
             if (cli_float(cmd, a, v, 0, 0.999999, &d)) return -1;
             o->ema = d;
             o->given.ema = 1;
+        } else if (strcmp(a, "--d-noise") == 0) {
+            VAL();
+            if (cli_float(cmd, a, v, 0, 10, &d)) return -1;
+            o->d_noise = d;
         } else if (strcmp(a, "--beta1") == 0) {
             VAL();
             if (cli_float(cmd, a, v, 0, 0.999999, &d)) return -1;

@@ -20,7 +20,8 @@ struct ck_header {
     char magic[8];
     uint32_t version, header_bytes;
     char arch[16];
-    int32_t c, h, w, k, batch, labelled, threads, pad0;
+    int32_t c, h, w, k, batch, labelled, threads;
+    float d_noise; /* was padding, always 0: files from before it read as "no noise" */
     float lambda, lr, beta1, beta2, lr_g, ema; /* ema: 0 in files from before it existed */
     uint64_t seed;
     int64_t iter, t_g, t_d;
@@ -76,6 +77,7 @@ enum cg_status cg_model_save(const cg_model *m, const char *path, const char *me
     h.lambda = m->cfg.lambda; h.lr = m->cfg.lr; h.beta1 = m->cfg.beta1; h.beta2 = m->cfg.beta2;
     h.lr_g = m->cfg.lr_g;
     h.ema = m->cfg.ema;
+    h.d_noise = m->cfg.d_noise;
     h.seed = m->cfg.seed;
     h.iter = m->iter; h.t_g = m->opt_g.t; h.t_d = m->opt_d.t;
     h.np_g = m->pg.n; h.np_d = m->pd.n; h.ns_g = m->g.nstate; h.ns_d = m->d.nstate;
@@ -160,6 +162,7 @@ enum cg_status cg_model_load(const char *path, int threads, cg_model **out, char
         cfg.lambda = h.lambda; cfg.lr = h.lr; cfg.beta1 = h.beta1; cfg.beta2 = h.beta2;
         cfg.lr_g = h.lr_g;
         cfg.ema = h.ema;
+        cfg.d_noise = h.d_noise;
         cfg.seed = h.seed;
         st = cg_model_create(&cfg, &m);
         if (st != CG_OK)

@@ -25,30 +25,41 @@ static int conv_stages(int h, int w) {
     return p;
 }
 
-static enum cg_status conv_lrelu(struct cg_net *n, int oc, int k) {
+/* Gaussian noise of sigma s on the next layer's input in training; nothing for s == 0, so the
+ * CONTRACT.md net keeps its layers (and its random streams) exactly. */
+static enum cg_status maybe_noise(struct cg_net *n, float s) {
+    return s > 0.0f ? cg_net_noise(n, s) : CG_OK;
+}
+
+static enum cg_status conv_lrelu(struct cg_net *n, int oc, int k, float noise) {
+    TRY(maybe_noise(n, noise));
     TRY(cg_net_conv(n, oc, k, 1, k / 2));
     return cg_net_lrelu(n, LRELU);
 }
 
 /* fused: G's "upsample x2, conv5x5" pairs as one layer (the default); 0 keeps them apart, the
- * plain reference the optimised path is tested against (arch "conv-unfused", internal). */
-static enum cg_status build_conv(int c, int h, int w, int k, int fused, struct cg_net *g,
-                                 struct cg_net *d) {
+ * plain reference the optimised path is tested against (arch "conv-unfused", internal).
+ * noise: D's optional Gaussian noise (cfg.d_noise), before every conv and dense layer as in
+ * pi-mnist's D. */
+static enum cg_status build_conv(int c, int h, int w, int k, int fused, float noise,
+                                 struct cg_net *g, struct cg_net *d) {
     int p = conv_stages(h, w);
     /* D: conv5x5 32, pool; [conv3x3 64] x2, pool (repeated per extra stage); conv3x3 128;
      * conv1x1 10; fc 128; fc K. All convolutions keep their size. */
-    TRY(conv_lrelu(d, 32, 5));
+    TRY(conv_lrelu(d, 32, 5, noise));
     if (p >= 1) TRY(cg_net_maxpool(d, 3, 2, 1));
     int mid = p > 1 ? p - 1 : 1;
     for (int s = 0; s < mid; s++) {
-        TRY(conv_lrelu(d, 64, 3));
-        TRY(conv_lrelu(d, 64, 3));
+        TRY(conv_lrelu(d, 64, 3, noise));
+        TRY(conv_lrelu(d, 64, 3, noise));
         if (s + 1 < p) TRY(cg_net_maxpool(d, 3, 2, 1));
     }
-    TRY(conv_lrelu(d, 128, 3));
-    TRY(conv_lrelu(d, 10, 1));
+    TRY(conv_lrelu(d, 128, 3, noise));
+    TRY(conv_lrelu(d, 10, 1, noise));
+    TRY(maybe_noise(d, noise));
     TRY(cg_net_linear(d, 128));
     TRY(cg_net_lrelu(d, LRELU));
+    TRY(maybe_noise(d, noise));
     TRY(cg_net_linear(d, k));
     /* G mirrors it: fc 128 -> 96 x h0 x w0, BN, lrelu; [up x2, conv5x5 64, BN, lrelu] per
      * stage; conv5x5 c, sigmoid. */
@@ -127,12 +138,12 @@ static enum cg_status build_mlp2d(int c, int h, int w, int k, struct cg_net *g,
     return cg_net_reshape(g, c, h, w);
 }
 
-enum cg_status cg_model_build_nets(const char *arch, int c, int h, int w, int k, int nt,
-                                   struct cg_net *g, struct cg_net *d) {
+enum cg_status cg_model_build_nets(const char *arch, int c, int h, int w, int k, float d_noise,
+                                   int nt, struct cg_net *g, struct cg_net *d) {
     cg_net_begin(d, c, h, w, nt);
     cg_net_begin(g, CG_ZDIM, 1, 1, nt);
-    if (strcmp(arch, "conv") == 0) return build_conv(c, h, w, k, 1, g, d);
-    if (strcmp(arch, "conv-unfused") == 0) return build_conv(c, h, w, k, 0, g, d);
+    if (strcmp(arch, "conv") == 0) return build_conv(c, h, w, k, 1, d_noise, g, d);
+    if (strcmp(arch, "conv-unfused") == 0) return build_conv(c, h, w, k, 0, d_noise, g, d);
     if (strcmp(arch, "pi-mnist") == 0) return build_pi(c, h, w, k, g, d);
     if (strcmp(arch, "mlp2d") == 0) return build_mlp2d(c, h, w, k, g, d);
     return CG_FAIL(CG_ERR_INVALID_ARG, "arch=%s: expected mlp2d, pi-mnist or conv", arch);

@@ -48,6 +48,11 @@ static enum cg_status check_config(const struct cg_model_config *c) {
         return CG_FAIL(CG_ERR_INVALID_ARG, "lr_g=%g must be >= 0", (double)c->lr_g);
     if (!(c->ema >= 0.0f && c->ema < 1.0f))
         return CG_FAIL(CG_ERR_INVALID_ARG, "ema=%g must be in [0,1)", (double)c->ema);
+    if (!(c->d_noise >= 0.0f && c->d_noise <= 10.0f))
+        return CG_FAIL(CG_ERR_INVALID_ARG, "d_noise=%g must be in [0,10]", (double)c->d_noise);
+    if (c->d_noise > 0.0f && strcmp(c->arch, "conv") != 0 && strcmp(c->arch, "conv-unfused") != 0)
+        return CG_FAIL(CG_ERR_INVALID_ARG, "d_noise=%g: only the conv arch takes it (%s has its "
+                       "own fixed noise)", (double)c->d_noise, c->arch);
     if (!(c->beta1 >= 0.0f && c->beta1 < 1.0f))
         return CG_FAIL(CG_ERR_INVALID_ARG, "beta1=%g must be in [0,1)", (double)c->beta1);
     if (!(c->beta2 >= 0.0f && c->beta2 < 1.0f))
@@ -108,8 +113,8 @@ enum cg_status cg_model_create(const struct cg_model_config *cfg, cg_model **out
     m->cfg = *cfg;
     m->cfg.arch[sizeof m->cfg.arch - 1] = 0;
     if (!(m->cfg.lr_g > 0.0f)) m->cfg.lr_g = cfg->lr * cg_model_g_lr_ratio(m->cfg.arch);
-    st = cg_model_build_nets(m->cfg.arch, cfg->c, cfg->h, cfg->w, cfg->k, cfg->threads, &m->g,
-                             &m->d);
+    st = cg_model_build_nets(m->cfg.arch, cfg->c, cfg->h, cfg->w, cfg->k, cfg->d_noise,
+                             cfg->threads, &m->g, &m->d);
     if (st != CG_OK) goto fail;
     if (m->g.out_size != m->d.in_size) {
         st = CG_FAIL(CG_ERR_INVALID_ARG, "G makes %zu values per example, D takes %zu",

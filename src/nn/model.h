@@ -38,9 +38,10 @@ struct cg_model {
                                           when profiling started */
 };
 
-/* Builds the two networks of cfg->arch for a (c,h,w) input with k classes. */
-enum cg_status cg_model_build_nets(const char *arch, int c, int h, int w, int k, int nt,
-                                   struct cg_net *g, struct cg_net *d);
+/* Builds the two networks of cfg->arch for a (c,h,w) input with k classes; d_noise > 0 (conv
+ * only) puts Gaussian noise of that sigma before each of D's conv and dense layers. */
+enum cg_status cg_model_build_nets(const char *arch, int c, int h, int w, int k, float d_noise,
+                                   int nt, struct cg_net *g, struct cg_net *d);
 
 /* Adam step of G relative to D's for an architecture (two time-scales, see arch.c). */
 float cg_model_g_lr_ratio(const char *arch);

@@ -265,6 +265,25 @@ Test(cli, ema_run_resumes_exactly_and_reports_its_decay) {
     expect_one_line_error("--ema");
 }
 
+/* --d-noise: conv only, recorded in summary.json and kept by --resume (the checkpoint carries
+ * it; test_model.c checks what it does to the nets). */
+Test(cli, d_noise_is_recorded_kept_on_resume_and_conv_only) {
+    cr_expect_eq(run("train --data moons --d-noise 0.3 --out %s/dm", cli_tmpdir), 2);
+    expect_one_line_error("--d-noise");
+    cr_expect_not(exists("%s/dm", cli_tmpdir));
+    cr_expect_eq(run("train --d-noise -1 --out %s/dm", cli_tmpdir), 2);
+    expect_one_line_error("--d-noise");
+    cr_assert_eq(run("train --iters 2 --log-every 2 --d-noise 0.25 --threads 1 --quiet "
+                     "--out %s/dn", cli_tmpdir), 0);
+    cr_assert_eq(run("train --resume %s/dn --iters 3 --threads 1 --quiet", cli_tmpdir), 0);
+    char p[500];
+    snprintf(p, sizeof p, "%s/dn/summary.json", cli_tmpdir);
+    char *sj = cli_slurp(p);
+    cr_expect(strstr(sj, "\"d_noise\":0.25") != NULL && strstr(sj, "\"iterations\":3"), "%s",
+              sj);
+    free(sj);
+}
+
 Test(cli, resume_equals_uninterrupted_and_sigterm_checkpoints) {
     expect_resume_equals_uninterrupted("", "--data circles", 30);
     /* SIGTERM: the run stops after the current iteration with a checkpoint and summary */

@@ -125,7 +125,7 @@ Test(net, conv_pool_upsample_backward) {
 
 Test(model, conv_shapes_follow_contract) {
     struct cg_net g, d;
-    cr_assert_eq(cg_model_build_nets("conv", 1, 28, 28, 10, 1, &g, &d), CG_OK);
+    cr_assert_eq(cg_model_build_nets("conv", 1, 28, 28, 10, 0.0f, 1, &g, &d), CG_OK);
     /* D: conv5 32 + lrelu, pool, conv3 64 + lrelu x2, pool, conv3 128, conv1 10, fc 128, fc K */
     cr_assert_eq(d.nlayers, 15);
     cr_assert_eq(d.L[2].kind, CG_LAYER_MAXPOOL);
@@ -136,19 +136,19 @@ Test(model, conv_shapes_follow_contract) {
     cr_assert_eq(g.L[0].out_size, 96u * 7 * 7);
     cr_assert_eq(g.out_size, 784u);
     cr_assert_eq(g.L[g.nlayers - 1].kind, CG_LAYER_SIGMOID);
-    cr_assert_eq(cg_model_build_nets("conv", 1, 256, 256, 2, 1, &g, &d), CG_OK);
+    cr_assert_eq(cg_model_build_nets("conv", 1, 256, 256, 2, 0.0f, 1, &g, &d), CG_OK);
     cr_assert_eq(g.out_size, 65536u);
     cr_assert_eq(d.L[d.nlayers - 3].in_size, 10u * 8 * 8, "D ends at 8x8 for 256x256");
 }
 
 Test(model, pi_mnist_sizes) {
     struct cg_net g, d;
-    cr_assert_eq(cg_model_build_nets("pi-mnist", 1, 28, 28, 10, 1, &g, &d), CG_OK);
+    cr_assert_eq(cg_model_build_nets("pi-mnist", 1, 28, 28, 10, 0.0f, 1, &g, &d), CG_OK);
     size_t dp = 784 * 1000 + 1000 + 1000 * 500 + 500 + 500 * 250 + 250 + 250 * 250 + 250 +
                 250 * 250 + 250 + 250 * 10 + 10 + 2 * (1000 + 500 + 250 * 3);
     cr_assert_eq(d.nparams, dp);
     cr_assert_eq(g.out_size, 784u);
-    cr_assert_eq(cg_model_build_nets("resnet", 1, 28, 28, 10, 1, &g, &d), CG_ERR_INVALID_ARG);
+    cr_assert_eq(cg_model_build_nets("resnet", 1, 28, 28, 10, 0.0f, 1, &g, &d), CG_ERR_INVALID_ARG);
     cr_assert(strstr(cg_last_error(), "arch=resnet") != NULL);
 }
 
@@ -545,6 +545,74 @@ Test(checkpoint, ema_survives_save_and_resume) {
     cr_assert_eq(memcmp(b->pd.w, r->pd.w, b->pd.n * sizeof(float)), 0);
     unlink(path);
     cg_free(x);
+    cg_model_destroy(a);
+    cg_model_destroy(b);
+    cg_model_destroy(r);
+}
+
+static int count_kind(const struct cg_net *n, enum cg_layer_kind kind, float sigma) {
+    int k = 0;
+    for (int i = 0; i < n->nlayers; i++)
+        if (n->L[i].kind == kind && (kind != CG_LAYER_NOISE || n->L[i].sigma == sigma)) k++;
+    return k;
+}
+
+/* cfg.d_noise puts a noise layer before each of conv D's 7 conv/dense layers and nowhere else:
+ * same parameters and initial weights, the same clean evaluation, other training steps; it
+ * survives a checkpoint, and only conv takes it. */
+Test(checkpoint, conv_d_noise_trains_differently_evaluates_clean_and_is_kept) {
+    struct cg_net g0, d0, g1, d1;
+    cr_assert_eq(cg_model_build_nets("conv", 1, 28, 28, 10, 0.0f, 1, &g0, &d0), CG_OK);
+    cr_assert_eq(cg_model_build_nets("conv", 1, 28, 28, 10, 0.3f, 1, &g1, &d1), CG_OK);
+    cr_assert_eq(count_kind(&d0, CG_LAYER_NOISE, 0.3f), 0);
+    cr_assert_eq(count_kind(&d1, CG_LAYER_NOISE, 0.3f), 7);
+    cr_assert_eq(d1.nlayers, d0.nlayers + 7);
+    for (int i = 0; i < d1.nlayers; i++) {
+        enum cg_layer_kind k = d1.L[i].kind;
+        if (k == CG_LAYER_CONV || k == CG_LAYER_LINEAR)
+            cr_assert_eq(d1.L[i - 1].kind, CG_LAYER_NOISE, "layer %d has no noise before it", i);
+    }
+    cr_assert_eq(d1.nparams, d0.nparams);
+    cr_assert_eq(g1.nlayers, g0.nlayers);
+    cr_assert_eq(cg_model_build_nets("conv", 1, 256, 256, 2, 0.3f, 1, &g1, &d1), CG_OK,
+                 "256x256 D with noise: %s", cg_last_error());
+
+    struct cg_model_config c = small_cfg("conv", 0), bad = c;
+    c.ema = 0.0f;
+    cg_model *a, *b, *r;
+    cr_assert_eq(cg_model_create(&c, &a), CG_OK);
+    c.d_noise = 0.3f;
+    cr_assert_eq(cg_model_create(&c, &b), CG_OK, "%s", cg_last_error());
+    cr_assert_eq(memcmp(a->pd.w, b->pd.w, a->pd.n * sizeof(float)), 0, "initial D differs");
+    float *x = t_alloc(16 * 784), *pa = t_alloc(16 * 10), *pb = t_alloc(16 * 10);
+    t_fill(x, 16 * 784, 0, 1, 43);
+    cr_assert_eq(cg_model_classify(a, x, 16, pa, NULL), CG_OK);
+    cr_assert_eq(cg_model_classify(b, x, 16, pb, NULL), CG_OK);
+    cr_assert_eq(memcmp(pa, pb, 16 * 10 * sizeof(float)), 0, "evaluation must be noise-free");
+    cr_assert_eq(cg_model_step(a, x, NULL, NULL, NULL), CG_OK);
+    cr_assert_eq(cg_model_step(b, x, NULL, NULL, NULL), CG_OK);
+    cr_assert_gt(t_max_abs_diff(a->pd.w, b->pd.w, a->pd.n), 0, "noise changed no step");
+
+    char path[256];
+    tmp_path(path, sizeof path, "dnoise.cgck");
+    cr_assert_eq(cg_model_save(b, path, "{}"), CG_OK, "%s", cg_last_error());
+    cr_assert_eq(cg_model_load(path, 1, &r, NULL, 0), CG_OK, "%s", cg_last_error());
+    cr_assert_float_eq(cg_model_config_of(r)->d_noise, 0.3f, 0);
+    cr_assert_eq(cg_model_step(b, x, NULL, NULL, NULL), CG_OK);
+    cr_assert_eq(cg_model_step(r, x, NULL, NULL, NULL), CG_OK);
+    cr_assert_eq(memcmp(b->pd.w, r->pd.w, b->pd.n * sizeof(float)), 0, "resumed noisy step");
+    unlink(path);
+
+    cg_model *m = NULL;
+    bad.d_noise = -0.1f;
+    cr_assert_eq(cg_model_create(&bad, &m), CG_ERR_INVALID_ARG);
+    cr_assert(strstr(cg_last_error(), "d_noise=-0.1") != NULL, "%s", cg_last_error());
+    bad = small_cfg("pi-mnist", 0);
+    bad.d_noise = 0.3f;
+    cr_assert_eq(cg_model_create(&bad, &m), CG_ERR_INVALID_ARG);
+    cr_assert(strstr(cg_last_error(), "only the conv arch") != NULL, "%s", cg_last_error());
+    cr_assert_null(m);
+    cg_free(x); cg_free(pa); cg_free(pb);
     cg_model_destroy(a);
     cg_model_destroy(b);
     cg_model_destroy(r);
