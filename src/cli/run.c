@@ -91,6 +91,13 @@ static void meta_json(const struct run_state *r, char *buf, size_t cap) {
              cg_version());
 }
 
+/* A setting the checkpoint's model holds as a float: the model's value, spelled as the
+ * metadata kept it (as it was given) when the two agree. */
+static double model_setting(const char *meta, const char *key, float model) {
+    double v;
+    return json_get_num(meta, key, &v) == 0 && (float)v == model ? v : (double)model;
+}
+
 /* --resume: the run's settings come from its checkpoint; the budget may be given anew. */
 static int resume_settings(struct run_state *r, char *meta, size_t cap) {
     struct run_opts *o = &r->opts;
@@ -125,11 +132,9 @@ static int resume_settings(struct run_state *r, char *meta, size_t cap) {
     if (json_get_num(meta, "lr", &v) == 0) o->lr = v;
     if (json_get_num(meta, "beta1", &v) == 0) o->beta1 = v;
     if (json_get_num(meta, "lr_g", &v) == 0) o->lr_g = v;
-    /* the model's decay is the checkpoint's; the metadata keeps it as it was given */
-    o->ema = cg_model_config_of(r->model)->ema;
-    if (json_get_num(meta, "ema", &v) == 0 && (float)v == (float)o->ema) o->ema = v;
-    o->d_noise = cg_model_config_of(r->model)->d_noise;
-    if (json_get_num(meta, "d_noise", &v) == 0 && (float)v == (float)o->d_noise) o->d_noise = v;
+    const struct cg_model_config *mc = cg_model_config_of(r->model);
+    o->ema = model_setting(meta, "ema", mc->ema);
+    o->d_noise = model_setting(meta, "d_noise", mc->d_noise);
     if (json_get_num(meta, "seconds", &v) == 0) r->seconds = v;
     if (o->lr_decay_from < 0 && json_get_num(meta, "lr_decay_from", &v) == 0 && v < 1)
         o->lr_decay_from = v;

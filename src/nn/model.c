@@ -50,9 +50,6 @@ static enum cg_status check_config(const struct cg_model_config *c) {
         return CG_FAIL(CG_ERR_INVALID_ARG, "ema=%g must be in [0,1)", (double)c->ema);
     if (!(c->d_noise >= 0.0f && c->d_noise <= 10.0f))
         return CG_FAIL(CG_ERR_INVALID_ARG, "d_noise=%g must be in [0,10]", (double)c->d_noise);
-    if (c->d_noise > 0.0f && strcmp(c->arch, "conv") != 0 && strcmp(c->arch, "conv-unfused") != 0)
-        return CG_FAIL(CG_ERR_INVALID_ARG, "d_noise=%g: only the conv arch takes it (%s has its "
-                       "own fixed noise)", (double)c->d_noise, c->arch);
     if (!(c->beta1 >= 0.0f && c->beta1 < 1.0f))
         return CG_FAIL(CG_ERR_INVALID_ARG, "beta1=%g must be in [0,1)", (double)c->beta1);
     if (!(c->beta2 >= 0.0f && c->beta2 < 1.0f))
