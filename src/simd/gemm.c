@@ -2,6 +2,7 @@
  * micro-kernels, packing op(A) and op(B) so one kernel layout serves all four transposes
  * (Goto & van de Geijn, TOMS 2008; Van Zee & van de Geijn, BLIS, TOMS 2015). */
 #include <assert.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <omp.h>
@@ -193,23 +194,74 @@ static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc) {
     }
 }
 
-/* Single-threaded core with explicit mc/nc (the stack fallback shrinks them) and buffers. */
-/* apre != NULL: op(A) was packed whole by cg_gemm_pack_a (a and ta unused). */
-static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, float *apack,
-                    float *bpack, enum cg_trans ta, enum cg_trans tb, size_t m, size_t n,
-                    size_t k, float alpha, const float *a, size_t lda, const float *b,
+/* Prefetches for the kernel calls of one block (struct cg_gemm_pf): `left` lines of rows
+ * `span` bytes long, dealt out `per_call` at a time so that they spread over the block. */
+struct pf_plan {
+    struct cg_gemm_pf pf;
+    size_t left, per_call, given;
+};
+
+/* Plans `rows` rows of `row_floats` floats, ld floats apart from src, over `calls` calls. */
+static void pf_start(struct pf_plan *pl, const float *src, size_t rows, size_t row_floats,
+                     size_t ld, size_t calls) {
+    size_t bytes = row_floats * sizeof(float);
+    /* a row that does not start on a line boundary touches one more line */
+    if ((uintptr_t)src % 64 || ld * sizeof(float) % 64) bytes += 64;
+    const size_t span = (bytes + 63) / 64 * 64;
+    pl->pf = (struct cg_gemm_pf){(const char *)src, 0, span, ld * sizeof(float), 0};
+    pl->left = rows * (span / 64);
+    pl->per_call = (pl->left + calls - 1) / calls;
+    pl->given = 0;
+}
+
+static struct cg_gemm_pf *pf_give(struct pf_plan *pl) {
+    if (!pl->left) return NULL;
+    pl->given = pl->pf.n = min_sz(pl->per_call, pl->left);
+    return &pl->pf;
+}
+
+static void pf_taken(struct pf_plan *pl) {
+    if (pl->left) pl->left -= pl->given - pl->pf.n;
+}
+
+/* Source of the op(B) block (pc, jc) and its shape as rows x row_floats. */
+static const float *b_block(enum cg_trans tb, const float *b, size_t ldb, size_t pc, size_t jc,
+                            size_t kcb, size_t nb, size_t *rows, size_t *row_floats) {
+    *rows = tb == CG_NO_TRANS ? kcb : nb;
+    *row_floats = tb == CG_NO_TRANS ? nb : kcb;
+    return tb == CG_NO_TRANS ? b + pc * ldb + jc : b + jc * ldb + pc;
+}
+
+/* Single-threaded core with explicit mc/nc (the stack fallback shrinks them) and buffers;
+ * cap: floats at apack when B is not packed (apack and bpack are then one buffer).
+ * apre != NULL: op(A) was packed whole by cg_gemm_pack_a (a and ta unused). */
+static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, size_t cap,
+                    float *apack, float *bpack, enum cg_trans ta, enum cg_trans tb, size_t m,
+                    size_t n, size_t k, float alpha, const float *a, size_t lda, const float *b,
                     size_t ldb, float beta, float *c, size_t ldc, const float *apre) {
     const size_t MR = (size_t)kt->mr, NR = (size_t)kt->nr, KC = (size_t)kt->kc;
     const size_t mpad = (m + MR - 1) / MR * MR;
-    /* One row panel uses each B element once, so packing B would only copy it: read op(B)
-     * in place. The kernel's arithmetic is the same either way (same bits). */
-    const bool direct_b = tb == CG_NO_TRANS && m <= MR;
+    /* Read op(B) in place when its rows are contiguous and A's block can hold all m rows:
+     * packing B cost a third of 64x19600x576 (a DRAM stream ahead of the arithmetic), while
+     * a 32-column panel read in place stays in L1 for the row tiles after the first, and the
+     * kernels prefetch the next panel. Past CG_GEMM_DIRECT_B_ROWS the A block (m x kc) would
+     * not sit in L2 beside it. For m <= MR each B element is used once. The kernel's
+     * arithmetic is the same either way (same bits). */
+    const bool direct_b = tb == CG_NO_TRANS &&
+                          (m <= MR || (m <= CG_GEMM_DIRECT_B_ROWS && (apre || mpad * KC <= cap)));
+    if (direct_b) MC = m;
+    const size_t tiles = (min_sz(MC, m) + MR - 1) / MR;
     for (size_t jc = 0; jc < n; jc += NC) {
         size_t nb = min_sz(NC, n - jc);
         for (size_t pc = 0; pc < k; pc += KC) {
             size_t kcb = min_sz(KC, k - pc);
             /* later k-blocks add onto the partial sums already in C */
             float be = pc == 0 ? beta : 1.0f;
+            /* the block after this one, whose source the kernels prefetch */
+            size_t pn = pc + KC, jn = jc;
+            if (pn >= k) pn = 0, jn = jc + NC;
+            size_t rows, rowf;
+            struct pf_plan plan = {0};
             const float *bp = bpack;
             size_t bld = NR, bstep = NR * kcb;
             if (direct_b) {
@@ -217,8 +269,15 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, floa
                 bld = ldb;
                 bstep = NR;
             } else {
-                const float *bsrc = tb == CG_NO_TRANS ? b + pc * ldb + jc : b + jc * ldb + pc;
-                pack_b(kt, tb, nb, kcb, bsrc, ldb, bpack);
+                pack_b(kt, tb, nb, kcb, b_block(tb, b, ldb, pc, jc, kcb, nb, &rows, &rowf), ldb,
+                       bpack);
+                /* the next block streams in from memory under this block's arithmetic
+                 * (prefetching op(A) as well showed no gain) */
+                if (jn < n) {
+                    size_t kbn = min_sz(KC, k - pn), nbn = min_sz(NC, n - jn);
+                    const float *src = b_block(tb, b, ldb, pn, jn, kbn, nbn, &rows, &rowf);
+                    pf_start(&plan, src, rows, rowf, ldb, (nb + NR - 1) / NR * ((m + MR - 1) / MR));
+                }
             }
             for (size_t ic = 0; ic < m; ic += MC) {
                 size_t mb = min_sz(MC, m - ic);
@@ -233,9 +292,19 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, floa
                     size_t nr = min_sz(NR, nb - jr);
                     const float *bj = bp + (jr / NR) * bstep;
                     float *cj = c + ic * ldc + jc + jr;
+                    if (direct_b) {
+                        /* the next panel: this block's, else the next block's first */
+                        size_t pp = pc, jp = jc + jr + NR;
+                        if (jr + NR >= nb) pp = pn, jp = jn;
+                        plan.left = 0;
+                        if (jp < n)
+                            pf_start(&plan, b + pp * ldb + jp, min_sz(KC, k - pp),
+                                     min_sz(NR, n - jp), ldb, tiles);
+                    }
                     for (size_t ir = 0; ir < mb; ir += MR) {
                         kt->ukernel(min_sz(MR, mb - ir), nr, kcb, ap + ir * kcb, bj, bld,
-                                    cj + ir * ldc, ldc, alpha, be);
+                                    cj + ir * ldc, ldc, alpha, be, pf_give(&plan));
+                        pf_taken(&plan);
                     }
                 }
             }
@@ -250,8 +319,8 @@ gemm_fallback(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum cg_trans 
               size_t ldb, float beta, float *c, size_t ldc, const float *apre) {
     _Alignas(64) float buf[FALLBACK_FLOATS];
     size_t mr = (size_t)kt->mr, nr = (size_t)kt->nr;
-    gemm_st(kt, mr, nr, buf, buf + mr * (size_t)kt->kc, ta, tb, m, n, k, alpha, a, lda, b,
-            ldb, beta, c, ldc, apre);
+    gemm_st(kt, mr, nr, FALLBACK_FLOATS, buf, buf + mr * (size_t)kt->kc, ta, tb, m, n, k,
+            alpha, a, lda, b, ldb, beta, c, ldc, apre);
 }
 
 /* The shared entry of cg_sgemm_with and cg_sgemm_pa_with (apre: see gemm_st). */
@@ -274,7 +343,8 @@ static void sgemm_any(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum c
         return;
     }
     float *buf = pool[tid];
-    gemm_st(kt, (size_t)kt->mc, (size_t)kt->nc, buf, buf + buf_a_floats(kt), ta, tb, (size_t)m,
+    gemm_st(kt, (size_t)kt->mc, (size_t)kt->nc, buf_floats(), buf, buf + buf_a_floats(kt), ta,
+            tb, (size_t)m,
             (size_t)n, (size_t)k, alpha, a, (size_t)lda, b, (size_t)ldb, beta, c, (size_t)ldc,
             apre);
 }

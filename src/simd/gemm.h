@@ -19,9 +19,20 @@ enum cg_trans { CG_NO_TRANS = 0, CG_TRANS = 1 };
  * place (ldb = the caller's leading dimension; nothing past column nr is read).
  * beta == 0: C is write-only. Each C element is acc = sum_p a*b accumulated in p order from
  * 0 (fused multiply-add where the ISA has it), then alpha * acc + beta * C. */
+struct cg_gemm_pf;
 typedef void (*cg_gemm_ukernel_fn)(size_t mr, size_t nr, size_t kc, const float *CG_RESTRICT a,
                                    const float *CG_RESTRICT b, size_t ldb, float *CG_RESTRICT c,
-                                   size_t ldc, float alpha, float beta);
+                                   size_t ldc, float alpha, float beta, struct cg_gemm_pf *pf);
+
+/* Cache lines a micro-kernel may prefetch while it computes, so that the next block's op(B)
+ * source streams in from memory under the arithmetic instead of before the packing: at most
+ * n lines (one per k step), walking rows of `span` bytes that start `ld` bytes apart, from
+ * p + off. The kernel advances p, off and n by what it issued. NULL, or n == 0: none. A
+ * prefetch never changes a result. */
+struct cg_gemm_pf {
+    const char *p;
+    size_t off, span, ld, n;
+};
 
 /* Packs nr <= NR columns of op(B) = B^T (B stored (n,k), row-major, ldb) for kc steps into
  * dst[p*NR + j], zero-padding columns nr..NR. Optional per ISA (NULL: portable loop). */
@@ -36,7 +47,7 @@ typedef void (*cg_gemm_packb_fn)(size_t nb, size_t kc, const float *CG_RESTRICT 
 #define CG_GEMM_UKERNEL(isa, fn, mr, nr, kc, mc, nc)                                           \
     void fn(size_t mr_, size_t nr_, size_t kc_, const float *CG_RESTRICT a,                  \
             const float *CG_RESTRICT b, size_t ldb, float *CG_RESTRICT c, size_t ldc,          \
-            float alpha, float beta);
+            float alpha, float beta, struct cg_gemm_pf *pf);
 #include "simd/gemm.inc"
 #undef CG_GEMM_UKERNEL
 /* FMA-throughput loops for the peak benchmark: iters steps of independent multiply-add
@@ -59,6 +70,10 @@ void cg_f32_gemm_packa_12__avx512(size_t mr, size_t kc, const float *CG_RESTRICT
 void cg_f32_gemm_packat_12__avx512(size_t mr, size_t kc, const float *CG_RESTRICT a, size_t lda,
                                    float *CG_RESTRICT dst);
 #endif
+
+/* Up to this many rows of op(A), cg_sgemm reads op(B) = B (not transposed) in place instead
+ * of packing it (same bits either way). */
+#define CG_GEMM_DIRECT_B_ROWS 512
 
 /* One registry entry plus its blocking: kc the k-block (it fixes the reduction order), mc, nc
  * the A and B block sizes (multiples of mr and nr). */

@@ -352,3 +352,42 @@ Test(gemm, prepacked_a_matches_and_same_bits) {
     }
     cr_assert_eq(cg_gemm_packed_a_floats(0, 5), 0u);
 }
+
+/* A row of C does not depend on how many rows the call has: op(B) packed (more than
+ * CG_GEMM_DIRECT_B_ROWS rows), read in place (fewer) and read in place by a single row tile
+ * give the same bits on the rows they share, across k-blocks and n-blocks, with leading
+ * dimensions that put rows off cache-line boundaries (the kernels' prefetch walk). */
+Test(gemm, direct_and_packed_b_same_bits) {
+    for (int isa = CG_ISA_REF; isa <= CG_ISA_AVX512; isa++) {
+        struct cg_gemm_kernels kt;
+        if (!cg_cpu_has((enum cg_isa)isa) || !cg_gemm_kernels_get(&kt, (enum cg_isa)isa))
+            continue;
+        cr_assert_eq(cg_gemm_reserve(1), CG_OK);
+        const int m = CG_GEMM_DIRECT_B_ROWS + 3, n = kt.nc + kt.nr + 5, k = kt.kc + 7;
+        const int lda = k + 3, ldb = n + 1, ldc = n + 2;
+        float *a = t_alloc((size_t)m * lda), *b = t_alloc((size_t)k * ldb);
+        float *c0 = t_alloc((size_t)m * ldc), *full = t_alloc((size_t)m * ldc);
+        float *part = t_alloc((size_t)m * ldc);
+        t_fill(a, (size_t)m * lda, -1.0f, 1.0f, 500 + isa);
+        t_fill(b, (size_t)k * ldb, -1.0f, 1.0f, 510 + isa);
+        t_fill(c0, (size_t)m * ldc, -1.0f, 1.0f, 520 + isa);
+        memcpy(full, c0, (size_t)m * ldc * sizeof(float));
+        cg_sgemm_with(&kt, CG_NO_TRANS, CG_NO_TRANS, m, n, k, -0.5f, a, lda, b, ldb, 0.3f, full,
+                      ldc);
+        const int rows[] = {1, kt.mr, kt.mr + 5, CG_GEMM_DIRECT_B_ROWS};
+        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+            memcpy(part, c0, (size_t)m * ldc * sizeof(float));
+            cg_sgemm_with(&kt, CG_NO_TRANS, CG_NO_TRANS, rows[r], n, k, -0.5f, a, lda, b, ldb,
+                          0.3f, part, ldc);
+            for (int i = 0; i < rows[r]; i++)
+                cr_assert(memcmp(full + (size_t)i * ldc, part + (size_t)i * ldc,
+                                 (size_t)n * sizeof(float)) == 0,
+                          "%s: row %d differs between m=%d and m=%d", kt.name, i, m, rows[r]);
+        }
+        cg_free(a);
+        cg_free(b);
+        cg_free(c0);
+        cg_free(full);
+        cg_free(part);
+    }
+}

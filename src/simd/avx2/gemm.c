@@ -15,7 +15,7 @@
 static inline __attribute__((always_inline)) void
 tile(const size_t R, const size_t NV, const bool masked, size_t nr, size_t kc,
      const float *restrict a, const float *restrict b, size_t ldb, float *restrict c,
-     size_t ldc, float alpha, float beta) {
+     size_t ldc, float alpha, float beta, struct cg_gemm_pf *pf) {
     __m256 acc[MR][2];
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr), lane);
@@ -26,8 +26,24 @@ tile(const size_t R, const size_t NV, const bool masked, size_t nr, size_t kc,
         acc[r][1] = _mm256_setzero_ps();
         _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
     }
+    const char *pq = NULL;
+    size_t po = 0, pspan = 0, pld = 0, pn = 0;
+    if (pf) {
+        pq = pf->p, po = pf->off, pspan = pf->span, pld = pf->ld;
+        pn = pf->n < kc ? pf->n : kc;
+    }
+    /* the caller's lines, spread over the whole k loop: issued in a burst they filled the
+     * miss buffers and stalled the FMAs (gemm.h: struct cg_gemm_pf) */
+    size_t pleft = pn, pstep = pn ? kc / pn : 1, pnext = 0;
     for (size_t p = 0; p < kc; p++) {
         __m256 b0, b1 = _mm256_setzero_ps();
+        if (p == pnext && pleft) {
+            _mm_prefetch(pq + po, _MM_HINT_T1);
+            po += 64;
+            if (po >= pspan) po = 0, pq += pld;
+            pleft--;
+            pnext += pstep;
+        }
         if (!masked) {
             b0 = _mm256_loadu_ps(b);
             if (NV > 1) b1 = _mm256_loadu_ps(b + 8);
@@ -44,6 +60,7 @@ tile(const size_t R, const size_t NV, const bool masked, size_t nr, size_t kc,
         a += MR;
         b += ldb;
     }
+    if (pf) pf->p = pq, pf->off = po, pf->n -= pn;
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
 #pragma GCC unroll 8
     for (size_t r = 0; r < R; r++) {
@@ -73,17 +90,17 @@ tile(const size_t R, const size_t NV, const bool masked, size_t nr, size_t kc,
 
 #define ROWS_CASES(NV, MASKED)                                                         \
     switch (mr) {                                                                      \
-    case 1: tile(1, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
-    case 2: tile(2, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
-    case 3: tile(3, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
-    case 4: tile(4, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
-    case 5: tile(5, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;        \
-    default: tile(6, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta); break;       \
+    case 1: tile(1, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
+    case 2: tile(2, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
+    case 3: tile(3, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
+    case 4: tile(4, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
+    case 5: tile(5, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
+    default: tile(6, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;       \
     }
 
 void cg_f32_gemm_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *restrict a,
                             const float *restrict b, size_t ldb, float *restrict c, size_t ldc,
-                            float alpha, float beta) {
+                            float alpha, float beta, struct cg_gemm_pf *pf) {
     assert(mr >= 1 && mr <= MR && nr >= 1 && nr <= NR && kc >= 1);
     if (nr == NR) {
         ROWS_CASES(2, false)

@@ -6,8 +6,9 @@
 
 void cg_f32_gemm_4x4__ref(size_t mr, size_t nr, size_t kc, const float *restrict a,
                           const float *restrict b, size_t ldb, float *restrict c, size_t ldc,
-                          float alpha, float beta) {
+                          float alpha, float beta, struct cg_gemm_pf *pf) {
     enum { MR = 4, NR = 4 };
+    (void)pf; /* no prefetch in the specification */
     assert(mr >= 1 && mr <= MR && nr >= 1 && nr <= NR && kc >= 1);
     float acc[MR][NR] = {{0.0f}};
     for (size_t p = 0; p < kc; p++) {
