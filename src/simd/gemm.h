@@ -18,7 +18,8 @@ enum cg_trans { CG_NO_TRANS = 0, CG_TRANS = 1 };
  * b: b[p*ldb + j] for j < nr; either a packed panel (ldb = NR, zero-padded) or op(B) read in
  * place (ldb = the caller's leading dimension; nothing past column nr is read).
  * beta == 0: C is write-only. Each C element is acc = sum_p a*b accumulated in p order from
- * 0 (fused multiply-add where the ISA has it), then alpha * acc + beta * C. */
+ * 0 (fused multiply-add where the ISA has it), then alpha * acc + beta * C.
+ * pf: lines to prefetch during the call (struct cg_gemm_pf below), or NULL. */
 struct cg_gemm_pf;
 typedef void (*cg_gemm_ukernel_fn)(size_t mr, size_t nr, size_t kc, const float *CG_RESTRICT a,
                                    const float *CG_RESTRICT b, size_t ldb, float *CG_RESTRICT c,
