@@ -232,6 +232,39 @@ static const float *b_block(enum cg_trans tb, const float *b, size_t ldb, size_t
     return tb == CG_NO_TRANS ? b + pc * ldb + jc : b + jc * ldb + pc;
 }
 
+/* The block after (pc, jc) in the loop nest's order, (k, jc + NC) when there is none. */
+static void next_block(size_t pc, size_t jc, size_t KC, size_t NC, size_t k, size_t *pn,
+                       size_t *jn) {
+    *pn = pc + KC;
+    *jn = jc;
+    if (*pn >= k) *pn = 0, *jn = jc + NC;
+}
+
+/* Packed op(B): the next kc x nc block streams in from memory under this block's arithmetic,
+ * over its `calls` kernel calls (prefetching op(A) as well showed no gain). */
+static void plan_next_block(struct pf_plan *pl, const struct cg_gemm_kernels *kt,
+                            enum cg_trans tb, const float *b, size_t ldb, size_t k, size_t n,
+                            size_t NC, size_t pn, size_t jn, size_t calls) {
+    size_t rows, rowf;
+    if (jn >= n) return;
+    const size_t kbn = min_sz((size_t)kt->kc, k - pn), nbn = min_sz(NC, n - jn);
+    const float *src = b_block(tb, b, ldb, pn, jn, kbn, nbn, &rows, &rowf);
+    pf_start(pl, src, rows, rowf, ldb, calls);
+}
+
+/* op(B) in place: the panel after column jc + jr (this block's next, else the next block's
+ * first) streams in over the `tiles` kernel calls of this one. */
+static void plan_next_panel(struct pf_plan *pl, const struct cg_gemm_kernels *kt,
+                            const float *b, size_t ldb, size_t k, size_t n, size_t pc,
+                            size_t jc, size_t jr, size_t nb, size_t pn, size_t jn,
+                            size_t tiles) {
+    const size_t KC = (size_t)kt->kc, NR = (size_t)kt->nr;
+    size_t pp = pc, jp = jc + jr + NR;
+    if (jr + NR >= nb) pp = pn, jp = jn;
+    pl->left = 0;
+    if (jp < n) pf_start(pl, b + pp * ldb + jp, min_sz(KC, k - pp), min_sz(NR, n - jp), ldb, tiles);
+}
+
 /* Single-threaded core with explicit mc/nc (the stack fallback shrinks them) and buffers;
  * cap: floats at apack when B is not packed (apack and bpack are then one buffer).
  * apre != NULL: op(A) was packed whole by cg_gemm_pack_a (a and ta unused). */
@@ -258,9 +291,8 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, size
             /* later k-blocks add onto the partial sums already in C */
             float be = pc == 0 ? beta : 1.0f;
             /* the block after this one, whose source the kernels prefetch */
-            size_t pn = pc + KC, jn = jc;
-            if (pn >= k) pn = 0, jn = jc + NC;
-            size_t rows, rowf;
+            size_t pn, jn, rows, rowf;
+            next_block(pc, jc, KC, NC, k, &pn, &jn);
             struct pf_plan plan = {0};
             const float *bp = bpack;
             size_t bld = NR, bstep = NR * kcb;
@@ -271,13 +303,8 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, size
             } else {
                 pack_b(kt, tb, nb, kcb, b_block(tb, b, ldb, pc, jc, kcb, nb, &rows, &rowf), ldb,
                        bpack);
-                /* the next block streams in from memory under this block's arithmetic
-                 * (prefetching op(A) as well showed no gain) */
-                if (jn < n) {
-                    size_t kbn = min_sz(KC, k - pn), nbn = min_sz(NC, n - jn);
-                    const float *src = b_block(tb, b, ldb, pn, jn, kbn, nbn, &rows, &rowf);
-                    pf_start(&plan, src, rows, rowf, ldb, (nb + NR - 1) / NR * ((m + MR - 1) / MR));
-                }
+                plan_next_block(&plan, kt, tb, b, ldb, k, n, NC, pn, jn,
+                                (nb + NR - 1) / NR * ((m + MR - 1) / MR));
             }
             for (size_t ic = 0; ic < m; ic += MC) {
                 size_t mb = min_sz(MC, m - ic);
@@ -292,15 +319,8 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, size
                     size_t nr = min_sz(NR, nb - jr);
                     const float *bj = bp + (jr / NR) * bstep;
                     float *cj = c + ic * ldc + jc + jr;
-                    if (direct_b) {
-                        /* the next panel: this block's, else the next block's first */
-                        size_t pp = pc, jp = jc + jr + NR;
-                        if (jr + NR >= nb) pp = pn, jp = jn;
-                        plan.left = 0;
-                        if (jp < n)
-                            pf_start(&plan, b + pp * ldb + jp, min_sz(KC, k - pp),
-                                     min_sz(NR, n - jp), ldb, tiles);
-                    }
+                    if (direct_b)
+                        plan_next_panel(&plan, kt, b, ldb, k, n, pc, jc, jr, nb, pn, jn, tiles);
                     for (size_t ir = 0; ir < mb; ir += MR) {
                         kt->ukernel(min_sz(MR, mb - ir), nr, kcb, ap + ir * kcb, bj, bld,
                                     cj + ir * ldc, ldc, alpha, be, pf_give(&plan));
