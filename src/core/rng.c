@@ -118,7 +118,7 @@ static uint64_t substream(struct cg_rng *r) {
 void cg_rng_fill_uniform_at(uint64_t key, uint64_t stream, float *x, size_t n, float lo,
                             float hi, int nt) {
     float span = hi - lo;
-    #pragma omp parallel for schedule(static) num_threads(nt) if (n > 65536)
+    #pragma omp parallel for schedule(static) num_threads(nt) if (n > CG_PAR_MIN)
     for (ptrdiff_t i = 0; i < (ptrdiff_t)n; i++)
         x[i] = lo + span * cg_rng_uniform_at(key, stream, (uint64_t)i);
 }
@@ -130,7 +130,7 @@ void cg_rng_fill_uniform(struct cg_rng *r, float *x, size_t n, float lo, float h
 
 void cg_rng_fill_normal(struct cg_rng *r, float *x, size_t n, float mean, float std, int nt) {
     uint64_t s = substream(r), key = r->key;
-    #pragma omp parallel for schedule(static) num_threads(nt) if (n > 65536)
+    #pragma omp parallel for schedule(static) num_threads(nt) if (n > CG_PAR_MIN)
     for (ptrdiff_t i = 0; i < (ptrdiff_t)n; i++)
         x[i] = mean + std * cg_rng_normal_at(key, s, (uint64_t)i);
 }

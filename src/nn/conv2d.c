@@ -23,10 +23,6 @@
  * idle and the time goes into writing im2col (G's 64->1 5x5 output conv ran at ~2 GFLOP/s):
  * direct loops that stream input rows against each weight are several times faster. */
 #define SMALL_OC 4
-/* Element-wise passes (bias gradient, shard reduction) below this many floats stay on the
- * calling thread: waking a team with passive waiting costs ~10-50 us (D's 1x1 conv, 128->10
- * on 7x7, has 49K). */
-#define PAR_MIN (64 * 1024)
 /* From this many input channels, a stride-1 forward runs one GEMM per kernel tap, each
  * reading a shifted view of the zero-padded image in place (no im2col; K = c per tap keeps the
  * accumulator reloads cheap). Below it, K per tap is too short. */
@@ -722,7 +718,7 @@ void cg_conv2d_backward(const struct cg_conv2d *p, int n, const float *dy, const
     if (n <= 0) return;
     if (db) {
         /* per channel, images and pixels in order: independent of nt */
-#pragma omp parallel for schedule(static) num_threads(nt) if ((size_t)oc * n * ohw >= PAR_MIN)
+#pragma omp parallel for schedule(static) num_threads(nt) if ((size_t)oc * n * ohw >= CG_PAR_MIN)
         for (int o = 0; o < oc; o++) {
             double acc = 0.0;
             for (int i = 0; i < n; i++) {
@@ -746,7 +742,7 @@ void cg_conv2d_backward(const struct cg_conv2d *p, int n, const float *dy, const
             backward_range(p, i0, i1, dy, x, w, wt, dx, parts + s * pstride, thread_ws(p, ws));
         }
         /* shard partials in shard order, so the bits do not depend on which thread ran what */
-#pragma omp parallel for schedule(static) num_threads(nt) if (nw * (size_t)S >= PAR_MIN)
+#pragma omp parallel for schedule(static) num_threads(nt) if (nw * (size_t)S >= CG_PAR_MIN)
         for (size_t j = 0; j < nw; j++) {
             float acc = parts[j];
             for (int s = 1; s < S; s++) acc += parts[s * pstride + j];

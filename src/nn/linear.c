@@ -19,17 +19,13 @@ enum cg_status cg_linear_init(struct cg_linear *p, int in, int out, int nt) {
     return CG_OK;
 }
 
-/* Outputs below which the bias add stays on the calling thread. */
-#define BIAS_PAR_MIN (64 * 1024)
-
 void cg_linear_forward(const struct cg_linear *p, int n, const float *x, const float *w,
                        const float *b, float *y) {
     const int in = p->in, out = p->out;
     if (n <= 0) return;
     cg_sgemm_mt(p->nt, CG_NO_TRANS, CG_TRANS, n, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
     if (!b) return;
-    /* a team costs ~10-50 us to wake with passive waiting: more than adding a small bias */
-#pragma omp parallel for schedule(static) num_threads(p->nt) if ((size_t)n * out >= BIAS_PAR_MIN)
+#pragma omp parallel for schedule(static) num_threads(p->nt) if ((size_t)n * out >= CG_PAR_MIN)
     for (int i = 0; i < n; i++) {
         float *yi = y + (size_t)i * out;
         for (int j = 0; j < out; j++) yi[j] += b[j];

@@ -287,7 +287,7 @@ int cg_model_profile_report(const cg_model *m, double data_seconds, char *buf, s
  * 1-thread pi-mnist iteration (perf). */
 int cg_all_finite(const float *x, size_t n, int nt) {
     uint32_t bad = 0;
-    #pragma omp parallel for schedule(static) num_threads(nt) reduction(|: bad) if (n > 65536)
+    #pragma omp parallel for schedule(static) num_threads(nt) reduction(|: bad) if (n > CG_PAR_MIN)
     for (ptrdiff_t i = 0; i < (ptrdiff_t)n; i++) {
         uint32_t u;
         memcpy(&u, x + i, sizeof u);
@@ -323,7 +323,7 @@ static void wait_grads(struct cg_model *m) {
 static void fill_z(const struct cg_model *m, uint64_t stream, float *z) {
     const size_t n = (size_t)m->nb * CG_ZDIM, off = (size_t)m->rank * n;
     const uint64_t key = m->key;
-    #pragma omp parallel for schedule(static) num_threads(m->cfg.threads) if (n > 65536)
+    #pragma omp parallel for schedule(static) num_threads(m->cfg.threads) if (n > CG_PAR_MIN)
     for (ptrdiff_t i = 0; i < (ptrdiff_t)n; i++)
         z[i] = -1.0f + 2.0f * cg_rng_uniform_at(key, stream, off + (uint64_t)i);
 }
