@@ -224,11 +224,9 @@ static void pf_taken(struct pf_plan *pl) {
     if (pl->left) pl->left -= pl->given - pl->pf.n;
 }
 
-/* Source of the op(B) block (pc, jc) and its shape as rows x row_floats. */
-static const float *b_block(enum cg_trans tb, const float *b, size_t ldb, size_t pc, size_t jc,
-                            size_t kcb, size_t nb, size_t *rows, size_t *row_floats) {
-    *rows = tb == CG_NO_TRANS ? kcb : nb;
-    *row_floats = tb == CG_NO_TRANS ? nb : kcb;
+/* Source of the op(B) block (pc, jc): kcb rows of nb floats, or nb rows of kcb for B^T. */
+static const float *b_block(enum cg_trans tb, const float *b, size_t ldb, size_t pc,
+                            size_t jc) {
     return tb == CG_NO_TRANS ? b + pc * ldb + jc : b + jc * ldb + pc;
 }
 
@@ -245,11 +243,10 @@ static void next_block(size_t pc, size_t jc, size_t KC, size_t NC, size_t k, siz
 static void plan_next_block(struct pf_plan *pl, const struct cg_gemm_kernels *kt,
                             enum cg_trans tb, const float *b, size_t ldb, size_t k, size_t n,
                             size_t NC, size_t pn, size_t jn, size_t calls) {
-    size_t rows, rowf;
     if (jn >= n) return;
     const size_t kbn = min_sz((size_t)kt->kc, k - pn), nbn = min_sz(NC, n - jn);
-    const float *src = b_block(tb, b, ldb, pn, jn, kbn, nbn, &rows, &rowf);
-    pf_start(pl, src, rows, rowf, ldb, calls);
+    const bool t = tb == CG_TRANS;
+    pf_start(pl, b_block(tb, b, ldb, pn, jn), t ? nbn : kbn, t ? kbn : nbn, ldb, calls);
 }
 
 /* op(B) in place: the panel after column jc + jr (this block's next, else the next block's
@@ -283,7 +280,7 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, size
     const bool direct_b = tb == CG_NO_TRANS &&
                           (m <= MR || (m <= CG_GEMM_DIRECT_B_ROWS && (apre || mpad * KC <= cap)));
     if (direct_b) MC = m;
-    const size_t tiles = (min_sz(MC, m) + MR - 1) / MR;
+    const size_t tiles = (m + MR - 1) / MR; /* row tiles of all m rows */
     for (size_t jc = 0; jc < n; jc += NC) {
         size_t nb = min_sz(NC, n - jc);
         for (size_t pc = 0; pc < k; pc += KC) {
@@ -291,7 +288,7 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, size
             /* later k-blocks add onto the partial sums already in C */
             float be = pc == 0 ? beta : 1.0f;
             /* the block after this one, whose source the kernels prefetch */
-            size_t pn, jn, rows, rowf;
+            size_t pn, jn;
             next_block(pc, jc, KC, NC, k, &pn, &jn);
             struct pf_plan plan = {0};
             const float *bp = bpack;
@@ -301,10 +298,9 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, size
                 bld = ldb;
                 bstep = NR;
             } else {
-                pack_b(kt, tb, nb, kcb, b_block(tb, b, ldb, pc, jc, kcb, nb, &rows, &rowf), ldb,
-                       bpack);
+                pack_b(kt, tb, nb, kcb, b_block(tb, b, ldb, pc, jc), ldb, bpack);
                 plan_next_block(&plan, kt, tb, b, ldb, k, n, NC, pn, jn,
-                                (nb + NR - 1) / NR * ((m + MR - 1) / MR));
+                                (nb + NR - 1) / NR * tiles);
             }
             for (size_t ic = 0; ic < m; ic += MC) {
                 size_t mb = min_sz(MC, m - ic);
@@ -364,9 +360,8 @@ static void sgemm_any(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum c
     }
     float *buf = pool[tid];
     gemm_st(kt, (size_t)kt->mc, (size_t)kt->nc, buf_floats(), buf, buf + buf_a_floats(kt), ta,
-            tb, (size_t)m,
-            (size_t)n, (size_t)k, alpha, a, (size_t)lda, b, (size_t)ldb, beta, c, (size_t)ldc,
-            apre);
+            tb, (size_t)m, (size_t)n, (size_t)k, alpha, a, (size_t)lda, b, (size_t)ldb, beta, c,
+            (size_t)ldc, apre);
 }
 
 void cg_sgemm_with(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum cg_trans tb, int m,

@@ -88,14 +88,14 @@ tile(const size_t R, const size_t NV, const bool masked, size_t nr, size_t kc,
     }
 }
 
-#define ROWS_CASES(NV, MASKED)                                                         \
-    switch (mr) {                                                                      \
-    case 1: tile(1, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
-    case 2: tile(2, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
-    case 3: tile(3, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
-    case 4: tile(4, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
-    case 5: tile(5, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
-    default: tile(6, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;       \
+#define ROWS_CASES(NV, MASKED)                                                          \
+    switch (mr) {                                                                       \
+    case 1: tile(1, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
+    case 2: tile(2, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
+    case 3: tile(3, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
+    case 4: tile(4, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
+    case 5: tile(5, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
+    default: tile(6, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;    \
     }
 
 void cg_f32_gemm_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *restrict a,

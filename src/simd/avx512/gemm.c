@@ -92,20 +92,20 @@ tile(const size_t R, const size_t NV, const bool masked, size_t nr, size_t kc,
     }
 }
 
-#define ROWS_CASES(NV, MASKED)                                                         \
-    switch (mr) {                                                                      \
-    case 1: tile(1, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
-    case 2: tile(2, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
-    case 3: tile(3, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
-    case 4: tile(4, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
-    case 5: tile(5, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
-    case 6: tile(6, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
-    case 7: tile(7, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
-    case 8: tile(8, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
-    case 9: tile(9, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;        \
-    case 10: tile(10, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;      \
-    case 11: tile(11, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;      \
-    default: tile(12, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;      \
+#define ROWS_CASES(NV, MASKED)                                                          \
+    switch (mr) {                                                                       \
+    case 1: tile(1, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
+    case 2: tile(2, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
+    case 3: tile(3, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
+    case 4: tile(4, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
+    case 5: tile(5, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
+    case 6: tile(6, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
+    case 7: tile(7, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
+    case 8: tile(8, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
+    case 9: tile(9, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
+    case 10: tile(10, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;   \
+    case 11: tile(11, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;   \
+    default: tile(12, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;   \
     }
 
 void cg_f32_gemm_12x32__avx512(size_t mr, size_t nr, size_t kc, const float *restrict a,
