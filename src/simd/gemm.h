@@ -74,7 +74,9 @@ void cg_f32_gemm_packat_12__avx512(size_t mr, size_t kc, const float *CG_RESTRIC
 
 /* Up to this many rows of op(A), cg_sgemm reads op(B) = B (not transposed) in place instead
  * of packing it (same bits either way). */
+#ifndef CG_GEMM_DIRECT_B_ROWS
 #define CG_GEMM_DIRECT_B_ROWS 512
+#endif
 
 /* One registry entry plus its blocking: kc the k-block (it fixes the reduction order), mc, nc
  * the A and B block sizes (multiples of mr and nr). */
