@@ -83,6 +83,10 @@ static void packers_for(struct cg_gemm_kernels *k) {
         k->packb = cg_f32_gemm_packb_16__avx2;
         k->packbt = cg_f32_gemm_packbt_16__avx2;
     }
+    if (k->isa == CG_ISA_AVX2 && k->mr == 6) {
+        k->packa = cg_f32_gemm_packa_6__avx2;
+        k->packat = cg_f32_gemm_packat_6__avx2;
+    }
 #endif
 }
 

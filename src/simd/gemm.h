@@ -68,6 +68,10 @@ void cg_f32_gemm_packbt_16__avx2(size_t nr, size_t kc, const float *CG_RESTRICT 
                                  float *CG_RESTRICT dst);
 void cg_f32_gemm_packa_12__avx512(size_t mr, size_t kc, const float *CG_RESTRICT a, size_t lda,
                                   float *CG_RESTRICT dst);
+void cg_f32_gemm_packa_6__avx2(size_t mr, size_t kc, const float *CG_RESTRICT a, size_t lda,
+                               float *CG_RESTRICT dst);
+void cg_f32_gemm_packat_6__avx2(size_t mr, size_t kc, const float *CG_RESTRICT a, size_t lda,
+                                float *CG_RESTRICT dst);
 void cg_f32_gemm_packat_12__avx512(size_t mr, size_t kc, const float *CG_RESTRICT a, size_t lda,
                                    float *CG_RESTRICT dst);
 #endif

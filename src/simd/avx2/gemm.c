@@ -134,24 +134,71 @@ static inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
     }
 }
 
-void cg_f32_gemm_packbt_16__avx2(size_t nr, size_t kc, const float *restrict b, size_t ldb,
-                                 float *restrict dst) {
-    assert(nr >= 1 && nr <= NR);
+/* Stores the first w <= 8 floats of v; last: nothing past dst + w may be written. Within a
+ * panel an 8-float store whose tail the next row's store overwrites is cheaper than a
+ * masked store (vmaskmovps stores are slow on AMD cores). */
+static inline __attribute__((always_inline)) void
+store_w(float *restrict dst, size_t w, bool last, __m256 v) {
+    if (w == 8 || !last) {
+        _mm256_storeu_ps(dst, v);
+        return;
+    }
+    __m128 lo = _mm256_castps256_ps128(v);
+    if (w >= 4) {
+        _mm_storeu_ps(dst, lo);
+        dst += 4, w -= 4, lo = _mm256_extractf128_ps(v, 1);
+    }
+    if (w >= 2) {
+        _mm_storel_pi((__m64 *)dst, lo);
+        dst += 2, w -= 2, lo = _mm_movehl_ps(lo, lo);
+    }
+    if (w) _mm_store_ss(dst, lo);
+}
+
+/* kc steps of nr <= width rows of src (ld apart, k contiguous) into dst[p*width + j], zeros
+ * in columns nr..width-1: op(B) columns read from B^T and op(A) rows read from A are both
+ * this (8x8 in-register transposes). */
+static inline __attribute__((always_inline)) void
+pack_rows_t(const size_t width, size_t nr, size_t kc, const float *restrict src, size_t ld,
+            float *restrict dst) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (size_t p0 = 0; p0 < kc; p0 += 8) {
         size_t pw = kc - p0 < 8 ? kc - p0 : 8;
         const __m256i km = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)pw), lane);
-        for (size_t h = 0; h < NR / 8; h++) {
+        for (size_t h = 0; h < width; h += 8) {
+            const size_t w = width - h < 8 ? width - h : 8;
             __m256 r[8];
 #pragma GCC unroll 8
             for (size_t jj = 0; jj < 8; jj++) {
-                size_t j = h * 8 + jj;
-                r[jj] = j < nr ? _mm256_maskload_ps(b + j * ldb + p0, km) : _mm256_setzero_ps();
+                size_t j = h + jj;
+                r[jj] = j < nr ? _mm256_maskload_ps(src + j * ld + p0, km) : _mm256_setzero_ps();
             }
             transpose8(r);
-            for (size_t q = 0; q < pw; q++) _mm256_storeu_ps(dst + (p0 + q) * NR + h * 8, r[q]);
+            for (size_t q = 0; q < pw; q++)
+                store_w(dst + (p0 + q) * width + h, w, p0 + q + 1 == kc, r[q]);
         }
     }
+}
+
+void cg_f32_gemm_packbt_16__avx2(size_t nr, size_t kc, const float *restrict b, size_t ldb,
+                                 float *restrict dst) {
+    assert(nr >= 1 && nr <= NR);
+    pack_rows_t(NR, nr, kc, b, ldb, dst);
+}
+
+void cg_f32_gemm_packa_6__avx2(size_t mr, size_t kc, const float *restrict a, size_t lda,
+                               float *restrict dst) {
+    assert(mr >= 1 && mr <= MR);
+    pack_rows_t(MR, mr, kc, a, lda, dst);
+}
+
+void cg_f32_gemm_packat_6__avx2(size_t mr, size_t kc, const float *restrict a, size_t lda,
+                                float *restrict dst) {
+    assert(mr >= 1 && mr <= MR);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i km = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)mr), lane);
+    for (size_t p = 0; p < kc; p++)
+        store_w(dst + p * MR, MR, p + 1 == kc, _mm256_maskload_ps(a + p * lda, km));
 }
 
 double cg_f32_peak__avx2(size_t iters, float *sink) {
