@@ -8,7 +8,10 @@ fraction of that run's peak, ours over the better of OpenBLAS and oneDNN in that
 2-thread speed-up. --best takes instead each benchmark's best run (GFLOP/s cells; the fraction
 is against the best peak): on a host whose core speed flips between two levels as neighbours
 come and go (Zen 3, 2026-12: 57 and 92 GFLOP/s from the same kernel), the best of several
-short runs is what each code reaches when the core is its own. Rows whose M, N and K are all >= 32 are summarised at the end (the issue's
+short runs is what each code reaches when the core is its own. A run made with
+--benchmark_repetitions=R (best with --benchmark_enable_random_interleaving=true, which spreads
+every benchmark's repetitions over the whole run) counts each repetition: the median of them,
+or the best with --best. Rows whose M, N and K are all >= 32 are summarised at the end (the issue's
 80%-of-peak bar, and ours against both libraries).
 """
 import csv
@@ -17,15 +20,22 @@ import statistics
 import sys
 
 
+BEST = False
+
+
 def load(path):
     with open(path, newline="") as f:
         # Google Benchmark prints its context lines before the CSV header
         lines = [l for l in f if l.startswith(("name,", '"'))]
-    run = {}
+    reps = {}
     for row in csv.DictReader(lines):
-        if row.get("flops"):
-            run[re.sub(r"/threads:\d+(/real_time)?$", "", row["name"])] = float(row["flops"])
-    return run
+        # --benchmark_repetitions gives one row per repetition, then aggregate rows named
+        # ..._mean, _median, _stddev, _cv: keep every repetition
+        if row.get("flops") and not re.search(r"_(mean|median|stddev|cv)$", row["name"]):
+            name = re.sub(r"/threads:\d+(/real_time)?(/repeats:\d+)?$", "", row["name"])
+            reps.setdefault(name, []).append(float(row["flops"]))
+    pick = max if BEST else statistics.median
+    return {name: pick(v) for name, v in reps.items()}
 
 
 def cells(run, isa, shape):
@@ -54,10 +64,12 @@ def best_run(runs):
 
 
 def main(argv):
+    global BEST
     isa, best = "avx512", False
     while argv[:1] in (["--isa"], ["--best"]):
         if argv[0] == "--best":
-            best, argv = True, argv[1:]
+            best = BEST = True
+            argv = argv[1:]
         else:
             isa, argv = argv[1], argv[2:]
     if not argv:
