@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Markdown table of catgan_bench's GEMM rows (docs/gemm.md) from one or more CSV runs.
 
-Usage: bench/gemm_table.py [--isa avx512] [--best] run1.csv [run2.csv ...]
+Usage: bench/gemm_table.py [--isa avx512] [--best] [--order LIST] run1.csv [run2.csv ...]
 Each run is read against its own `peak/<isa>` row (this host's throughput moves by 10-20%
 between runs), and every cell is the median over the runs of that run's figure: GFLOP/s,
 fraction of that run's peak, ours over the better of OpenBLAS and oneDNN in that run, and the
@@ -11,7 +11,8 @@ come and go (Zen 3, 2026-12: 57 and 92 GFLOP/s from the same kernel), the best o
 short runs is what each code reaches when the core is its own. A run made with
 --benchmark_repetitions=R (best with --benchmark_enable_random_interleaving=true, which spreads
 every benchmark's repetitions over the whole run) counts each repetition: the median of them,
-or the best with --best. Rows whose M, N and K are all >= 32 are summarised at the end (the issue's
+or the best with --best. Interleaved runs list the rows in a random order: --order LIST
+takes the row order from a file of `catgan_bench --benchmark_list_tests` output. Rows whose M, N and K are all >= 32 are summarised at the end (the issue's
 80%-of-peak bar, and ours against both libraries).
 """
 import csv
@@ -66,10 +67,15 @@ def best_run(runs):
 def main(argv):
     global BEST
     isa, best = "avx512", False
-    while argv[:1] in (["--isa"], ["--best"]):
+    order = None
+    while argv[:1] in (["--isa"], ["--best"], ["--order"]):
         if argv[0] == "--best":
             best = BEST = True
             argv = argv[1:]
+        elif argv[0] == "--order":
+            with open(argv[1]) as f:
+                order = [re.sub(r"/threads:\d+(/real_time)?$", "", l.strip()) for l in f]
+            argv = argv[2:]
         else:
             isa, argv = argv[1], argv[2:]
     if not argv:
@@ -92,9 +98,12 @@ def main(argv):
     g = lambda v: "-" if v is None else "%.1f" % (v / 1e9)
     x = lambda v: "-" if v is None else "%.2fx" % v
     big = ok = ahead = 0
-    shapes = [n.split("/", 2)[2] for n in runs[0] if n.startswith("gemm/%s/" % isa)]
+    names = order if order else list(runs[0])
+    shapes = [n.split("/", 2)[2] for n in names if n.startswith("gemm/%s/" % isa)]
     for shape in shapes:
         per = [cells(r, isa, shape) for r in runs if "gemm/%s/%s" % (isa, shape) in r]
+        if not per:
+            continue
         ours, ob, dn, mt, frac, ratio, up = (median(col) for col in zip(*per))
         print("| %s | %s | %.0f%% | %s | %s | %s | %s | %s |"
               % (shape, g(ours), 100 * frac, g(ob), g(dn), x(ratio), g(mt), x(up)))

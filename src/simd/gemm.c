@@ -282,8 +282,13 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, size
      * not sit in L2 beside it. For m <= MR each B element is used once. Rows a multiple of
      * 256 bytes apart fall into 16 or fewer of L1's 64 sets, too few for a kc-row panel:
      * 512x512x512 ran at 0.77 of peak in place and 0.91 packed on Zen 3 (0.91 both with
-     * ldb 520). The kernel's arithmetic is the same either way (same bits). */
-    const bool spread = ldb % 64 != 0;
+     * ldb 520). A 16-float panel row (AVX2) is one cache line only when it starts on one:
+     * with ldb % 8 != 0 at least 3 rows in 4 straddle two lines, the panel doubles to the
+     * whole of Zen 3's 32 KiB L1, and packing won (100x500x1000 0.81 -> 0.86 of peak,
+     * 128x4900x576 0.79 -> 0.84; ldb 1000 and 784 stay faster in place). 32-float rows
+     * (AVX-512) span 2-3 lines either way, and in place was the faster on Zen 5 at ldb
+     * 4900. The kernel's arithmetic is the same either way (same bits). */
+    const bool spread = ldb % 64 != 0 && (NR * sizeof(float) > 64 || ldb % 8 == 0);
     const bool direct_b = tb == CG_NO_TRANS &&
                           (m <= MR || (spread && m <= CG_GEMM_DIRECT_B_ROWS &&
                                        (apre || mpad * KC <= cap)));
