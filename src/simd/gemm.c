@@ -266,6 +266,32 @@ static void plan_next_panel(struct pf_plan *pl, const struct cg_gemm_kernels *kt
     if (jp < n) pf_start(pl, b + pp * ldb + jp, min_sz(KC, k - pp), min_sz(NR, n - jp), ldb, tiles);
 }
 
+/* Of the 64 sets of an L1 data cache (32 or 48 KiB), how many the starts of rows ld floats
+ * apart fall into: rows a multiple of 64 bytes apart share gcd(lines, 64) to a set. */
+static size_t l1_sets(size_t ld) {
+    if (ld % 16) return 64;
+    size_t lines = ld / 16, g = 1;
+    while (g < 64 && lines % (2 * g) == 0) g *= 2;
+    return 64 / g;
+}
+
+/* Whether a kc-row panel of op(B) read in place stays in L1 while the row tiles of m rows
+ * reuse it (measured on Zen 3, AVX2, best of alternated runs; same bits either way):
+ * - rows in 8 or fewer sets thrash: 512x512x512 0.77 of peak in place, 0.91 packed (0.91
+ *   both at ldb 520); 128x4096x576 0.63 against 0.86;
+ * - 16 sets hold a panel for a few tiles: 64x78400x1600 0.85 in place against 0.75 packed,
+ *   but 512x576x576 0.87 against 0.92;
+ * - a 16-float row (AVX2) off a 32-byte boundary straddles two lines (ldb % 8 != 0: three
+ *   rows in four), the panel doubles to the whole 32 KiB L1, and packing won:
+ *   100x500x1000 0.81 -> 0.86, 128x4900x576 0.79 -> 0.84 (ldb 1000 and 784 stay faster in
+ *   place). 32-float rows (AVX-512) span 2-3 lines either way; in place was the faster on
+ *   Zen 5 at ldb 4900. */
+static bool direct_b_fits(const struct cg_gemm_kernels *kt, size_t m, size_t ldb) {
+    const size_t sets = l1_sets(ldb);
+    if (sets < 16 || (sets == 16 && m > 64)) return false;
+    return (size_t)kt->nr * sizeof(float) > 64 || ldb % 8 == 0;
+}
+
 /* Single-threaded core with explicit mc/nc (the stack fallback shrinks them) and buffers;
  * cap: floats at apack when B is not packed (apack and bpack are then one buffer).
  * apre != NULL: op(A) was packed whole by cg_gemm_pack_a (a and ta unused). */
@@ -279,18 +305,11 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, size
      * packing B cost a third of 64x19600x576 (a DRAM stream ahead of the arithmetic), while
      * a 32-column panel read in place stays in L1 for the row tiles after the first, and the
      * kernels prefetch the next panel. Past CG_GEMM_DIRECT_B_ROWS the A block (m x kc) would
-     * not sit in L2 beside it. For m <= MR each B element is used once. Rows a multiple of
-     * 256 bytes apart fall into 16 or fewer of L1's 64 sets, too few for a kc-row panel:
-     * 512x512x512 ran at 0.77 of peak in place and 0.91 packed on Zen 3 (0.91 both with
-     * ldb 520). A 16-float panel row (AVX2) is one cache line only when it starts on one:
-     * with ldb % 8 != 0 at least 3 rows in 4 straddle two lines, the panel doubles to the
-     * whole of Zen 3's 32 KiB L1, and packing won (100x500x1000 0.81 -> 0.86 of peak,
-     * 128x4900x576 0.79 -> 0.84; ldb 1000 and 784 stay faster in place). 32-float rows
-     * (AVX-512) span 2-3 lines either way, and in place was the faster on Zen 5 at ldb
-     * 4900. The kernel's arithmetic is the same either way (same bits). */
-    const bool spread = ldb % 64 != 0 && (NR * sizeof(float) > 64 || ldb % 8 == 0);
+     * not sit in L2 beside it. For m <= MR each B element is used once. The panel must also
+     * stay in L1 between the row tiles (direct_b_fits). The kernel's arithmetic is the same
+     * either way (same bits). */
     const bool direct_b = tb == CG_NO_TRANS &&
-                          (m <= MR || (spread && m <= CG_GEMM_DIRECT_B_ROWS &&
+                          (m <= MR || (m <= CG_GEMM_DIRECT_B_ROWS && direct_b_fits(kt, m, ldb) &&
                                        (apre || mpad * KC <= cap)));
     if (direct_b) MC = m;
     const size_t tiles = (m + MR - 1) / MR; /* row tiles of all m rows */
