@@ -11,7 +11,7 @@
 
 static const struct cg_gemm_kernels registry[] = {
 #define CG_GEMM_UKERNEL(isa, fn, mr, nr, kc, mc, nc) \
-    {CG_ISA_##isa, #fn, mr, nr, kc, mc, nc, fn, NULL, NULL, NULL, NULL},
+    {CG_ISA_##isa, #fn, mr, nr, kc, mc, nc, fn, NULL, NULL, NULL, NULL, NULL},
 #include "simd/gemm.inc"
 #undef CG_GEMM_UKERNEL
 };
@@ -66,6 +66,7 @@ int cg_gemm_reserved(void) { return pool_n; }
 
 /* The SIMD packers of an entry (NULL: the portable loops below). */
 static void packers_for(struct cg_gemm_kernels *k) {
+    k->ukernel_ua = NULL;
     k->packb = NULL;
     k->packbt = NULL;
     k->packa = NULL;
@@ -83,7 +84,8 @@ static void packers_for(struct cg_gemm_kernels *k) {
         k->packb = cg_f32_gemm_packb_16__avx2;
         k->packbt = cg_f32_gemm_packbt_16__avx2;
     }
-    if (k->isa == CG_ISA_AVX2 && k->mr == 6) {
+    if (k->isa == CG_ISA_AVX2 && k->mr == 6 && k->nr == 16) {
+        k->ukernel_ua = cg_f32_gemm_6x16_ua__avx2;
         k->packa = cg_f32_gemm_packa_6__avx2;
         k->packat = cg_f32_gemm_packat_6__avx2;
     }
@@ -315,6 +317,10 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, size
                           (m <= MR || (m <= CG_GEMM_DIRECT_B_ROWS && direct_b_fits(kt, m, ldb) &&
                                        (apre || mpad * KC <= cap)));
     if (direct_b) MC = m;
+    /* A few column panels reuse a packed op(A) too little to pay for packing it: the
+     * kernel then reads A's rows in place (same arithmetic, same bits) */
+    const bool a_in_place = !apre && ta == CG_NO_TRANS && kt->ukernel_ua &&
+                            n <= CG_GEMM_UA_COLS;
     const size_t tiles = (m + MR - 1) / MR; /* row tiles of all m rows */
     for (size_t jc = 0; jc < n; jc += NC) {
         size_t nb = min_sz(NC, n - jc);
@@ -340,11 +346,12 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, size
             for (size_t ic = 0; ic < m; ic += MC) {
                 size_t mb = min_sz(MC, m - ic);
                 const float *ap = apack;
+                const float *asrc = NULL;
                 if (apre) {
                     ap = apre + pc * mpad + ic * kcb;
                 } else {
-                    const float *asrc = ta == CG_NO_TRANS ? a + ic * lda + pc : a + pc * lda + ic;
-                    pack_a(kt, ta, mb, kcb, asrc, lda, apack);
+                    asrc = ta == CG_NO_TRANS ? a + ic * lda + pc : a + pc * lda + ic;
+                    if (!a_in_place) pack_a(kt, ta, mb, kcb, asrc, lda, apack);
                 }
                 for (size_t jr = 0; jr < nb; jr += NR) {
                     size_t nr = min_sz(NR, nb - jr);
@@ -353,8 +360,13 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, size
                     if (direct_b)
                         plan_next_panel(&plan, kt, b, ldb, k, n, pc, jc, jr, nb, pn, jn, tiles);
                     for (size_t ir = 0; ir < mb; ir += MR) {
-                        kt->ukernel(min_sz(MR, mb - ir), nr, kcb, ap + ir * kcb, bj, bld,
-                                    cj + ir * ldc, ldc, alpha, be, pf_give(&plan));
+                        const size_t mr = min_sz(MR, mb - ir);
+                        if (a_in_place)
+                            kt->ukernel_ua(mr, nr, kcb, asrc + ir * lda, lda, bj, bld,
+                                           cj + ir * ldc, ldc, alpha, be, pf_give(&plan));
+                        else
+                            kt->ukernel(mr, nr, kcb, ap + ir * kcb, bj, bld, cj + ir * ldc, ldc,
+                                        alpha, be, pf_give(&plan));
                         pf_taken(&plan);
                     }
                 }

@@ -25,6 +25,13 @@ typedef void (*cg_gemm_ukernel_fn)(size_t mr, size_t nr, size_t kc, const float 
                                    const float *CG_RESTRICT b, size_t ldb, float *CG_RESTRICT c,
                                    size_t ldc, float alpha, float beta, struct cg_gemm_pf *pf);
 
+/* The same micro-kernel reading op(A) = A in place: row i of the tile at a + i*lda, k
+ * contiguous (no packing; same arithmetic, so the same bits as the packed form). */
+typedef void (*cg_gemm_ukernel_ua_fn)(size_t mr, size_t nr, size_t kc, const float *CG_RESTRICT a,
+                                      size_t lda, const float *CG_RESTRICT b, size_t ldb,
+                                      float *CG_RESTRICT c, size_t ldc, float alpha, float beta,
+                                      struct cg_gemm_pf *pf);
+
 /* Cache lines a micro-kernel may prefetch while it computes, so that the next block's op(B)
  * source streams in from memory under the arithmetic instead of before the packing: at most
  * n lines (one per k step), walking rows of `span` bytes that start `ld` bytes apart, from
@@ -68,6 +75,10 @@ void cg_f32_gemm_packbt_16__avx2(size_t nr, size_t kc, const float *CG_RESTRICT 
                                  float *CG_RESTRICT dst);
 void cg_f32_gemm_packa_12__avx512(size_t mr, size_t kc, const float *CG_RESTRICT a, size_t lda,
                                   float *CG_RESTRICT dst);
+void cg_f32_gemm_6x16_ua__avx2(size_t mr, size_t nr, size_t kc, const float *CG_RESTRICT a,
+                               size_t lda, const float *CG_RESTRICT b, size_t ldb,
+                               float *CG_RESTRICT c, size_t ldc, float alpha, float beta,
+                               struct cg_gemm_pf *pf);
 void cg_f32_gemm_packa_6__avx2(size_t mr, size_t kc, const float *CG_RESTRICT a, size_t lda,
                                float *CG_RESTRICT dst);
 void cg_f32_gemm_packat_6__avx2(size_t mr, size_t kc, const float *CG_RESTRICT a, size_t lda,
@@ -82,6 +93,12 @@ void cg_f32_gemm_packat_12__avx512(size_t mr, size_t kc, const float *CG_RESTRIC
 #define CG_GEMM_DIRECT_B_ROWS 512
 #endif
 
+/* Up to this many columns of C, an entry with a ukernel_ua reads op(A) = A in place instead
+ * of packing it (same bits either way). */
+#ifndef CG_GEMM_UA_COLS
+#define CG_GEMM_UA_COLS 256
+#endif
+
 /* One registry entry plus its blocking: kc the k-block (it fixes the reduction order), mc, nc
  * the A and B block sizes (multiples of mr and nr). */
 struct cg_gemm_kernels {
@@ -89,6 +106,7 @@ struct cg_gemm_kernels {
     const char *name;
     int mr, nr, kc, mc, nc;
     cg_gemm_ukernel_fn ukernel;
+    cg_gemm_ukernel_ua_fn ukernel_ua; /* may be NULL: op(A) is then always packed */
     cg_gemm_packb_fn packb;    /* may be NULL */
     cg_gemm_packbt_fn packbt;  /* may be NULL */
     /* MR-row panels of op(A) (mr <= MR rows, zeros below) from A and from A^T; may be NULL */

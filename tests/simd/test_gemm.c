@@ -393,3 +393,46 @@ Test(gemm, direct_and_packed_b_same_bits) {
         cg_free(part);
     }
 }
+
+/* op(A) read in place by the entry's ukernel_ua (up to CG_GEMM_UA_COLS columns) gives the
+ * bits of op(A) packed, on every shape class: row and column tails, k across kc blocks,
+ * padded lda, and both in-place and packed op(B). */
+Test(gemm, a_in_place_same_bits) {
+    int tested = 0;
+    for (int isa = CG_ISA_REF; isa <= CG_ISA_AVX512; isa++) {
+        struct cg_gemm_kernels kt, packed;
+        if (!cg_cpu_has((enum cg_isa)isa) || !cg_gemm_kernels_get(&kt, (enum cg_isa)isa) ||
+            !kt.ukernel_ua)
+            continue;
+        packed = kt;
+        packed.ukernel_ua = NULL;
+        cr_assert_eq(cg_gemm_reserve(1), CG_OK);
+        const int ms[] = {1, 5, kt.mr + 1, 100}, ns[] = {1, 17, CG_GEMM_UA_COLS};
+        const int ks[] = {3, kt.kc + 5};
+        for (size_t im = 0; im < 4; im++)
+            for (size_t in = 0; in < 3; in++)
+                for (size_t ik = 0; ik < 2; ik++) {
+                    const int m = ms[im], n = ns[in], k = ks[ik];
+                    const int lda = k + 3, ldb = n + (int)in * 5, ldc = n + 1;
+                    float *a = t_alloc((size_t)m * lda), *b = t_alloc((size_t)k * ldb);
+                    float *c1 = t_alloc((size_t)m * ldc), *c2 = t_alloc((size_t)m * ldc);
+                    t_fill(a, (size_t)m * lda, -1.0f, 1.0f, 600 + im);
+                    t_fill(b, (size_t)k * ldb, -1.0f, 1.0f, 610 + in);
+                    t_fill(c1, (size_t)m * ldc, -1.0f, 1.0f, 620 + ik);
+                    memcpy(c2, c1, (size_t)m * ldc * sizeof(float));
+                    cg_sgemm_with(&kt, CG_NO_TRANS, CG_NO_TRANS, m, n, k, -0.5f, a, lda, b, ldb,
+                                  0.3f, c1, ldc);
+                    cg_sgemm_with(&packed, CG_NO_TRANS, CG_NO_TRANS, m, n, k, -0.5f, a, lda, b,
+                                  ldb, 0.3f, c2, ldc);
+                    cr_assert(memcmp(c1, c2, (size_t)m * ldc * sizeof(float)) == 0,
+                              "%s: m=%d n=%d k=%d: A in place and A packed differ", kt.name, m,
+                              n, k);
+                    cg_free(a);
+                    cg_free(b);
+                    cg_free(c1);
+                    cg_free(c2);
+                    tested++;
+                }
+    }
+    if (!tested) cr_skip_test("no entry of this CPU reads op(A) in place");
+}

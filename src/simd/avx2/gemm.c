@@ -13,9 +13,9 @@
 
 /* R live rows and NV live 8-column vectors as compile-time constants (see avx512/gemm.c). */
 static inline __attribute__((always_inline)) void
-tile(const size_t R, const size_t NV, const bool masked, size_t nr, size_t kc,
-     const float *restrict a, const float *restrict b, size_t ldb, float *restrict c,
-     size_t ldc, float alpha, float beta, struct cg_gemm_pf *pf) {
+tile(const size_t R, const size_t NV, const bool masked, const bool ua, size_t nr, size_t kc,
+     const float *restrict a, size_t lda, const float *restrict b, size_t ldb,
+     float *restrict c, size_t ldc, float alpha, float beta, struct cg_gemm_pf *pf) {
     __m256 acc[MR][2];
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr), lane);
@@ -53,11 +53,11 @@ tile(const size_t R, const size_t NV, const bool masked, size_t nr, size_t kc,
         }
 #pragma GCC unroll 8
         for (size_t r = 0; r < R; r++) {
-            const __m256 ar = _mm256_broadcast_ss(a + r);
+            const __m256 ar = _mm256_broadcast_ss(ua ? a + r * lda : a + r);
             acc[r][0] = _mm256_fmadd_ps(ar, b0, acc[r][0]);
             if (NV > 1) acc[r][1] = _mm256_fmadd_ps(ar, b1, acc[r][1]);
         }
-        a += MR;
+        a += ua ? 1 : MR;
         b += ldb;
     }
     if (pf) pf->p = pq, pf->off = po, pf->n -= pn;
@@ -88,27 +88,39 @@ tile(const size_t R, const size_t NV, const bool masked, size_t nr, size_t kc,
     }
 }
 
-#define ROWS_CASES(NV, MASKED)                                                          \
-    switch (mr) {                                                                       \
-    case 1: tile(1, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
-    case 2: tile(2, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
-    case 3: tile(3, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
-    case 4: tile(4, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
-    case 5: tile(5, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;     \
-    default: tile(6, NV, MASKED, nr, kc, a, b, ldb, c, ldc, alpha, beta, pf); break;    \
+#define ROWS_CASES(NV, MASKED, UA)                                                           \
+    switch (mr) {                                                                            \
+    case 1: tile(1, NV, MASKED, UA, nr, kc, a, lda, b, ldb, c, ldc, alpha, beta, pf); break; \
+    case 2: tile(2, NV, MASKED, UA, nr, kc, a, lda, b, ldb, c, ldc, alpha, beta, pf); break; \
+    case 3: tile(3, NV, MASKED, UA, nr, kc, a, lda, b, ldb, c, ldc, alpha, beta, pf); break; \
+    case 4: tile(4, NV, MASKED, UA, nr, kc, a, lda, b, ldb, c, ldc, alpha, beta, pf); break; \
+    case 5: tile(5, NV, MASKED, UA, nr, kc, a, lda, b, ldb, c, ldc, alpha, beta, pf); break; \
+    default: tile(6, NV, MASKED, UA, nr, kc, a, lda, b, ldb, c, ldc, alpha, beta, pf); break; \
+    }
+
+#define COLS_CASES(UA)               \
+    if (nr == NR) {                  \
+        ROWS_CASES(2, false, UA)     \
+    } else if (nr > 8) {             \
+        ROWS_CASES(2, true, UA)      \
+    } else {                         \
+        ROWS_CASES(1, true, UA)      \
     }
 
 void cg_f32_gemm_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *restrict a,
                             const float *restrict b, size_t ldb, float *restrict c, size_t ldc,
                             float alpha, float beta, struct cg_gemm_pf *pf) {
     assert(mr >= 1 && mr <= MR && nr >= 1 && nr <= NR && kc >= 1);
-    if (nr == NR) {
-        ROWS_CASES(2, false)
-    } else if (nr > 8) {
-        ROWS_CASES(2, true)
-    } else {
-        ROWS_CASES(1, true)
-    }
+    const size_t lda = MR; /* unused by the packed form */
+    COLS_CASES(false)
+}
+
+void cg_f32_gemm_6x16_ua__avx2(size_t mr, size_t nr, size_t kc, const float *restrict a,
+                               size_t lda, const float *restrict b, size_t ldb,
+                               float *restrict c, size_t ldc, float alpha, float beta,
+                               struct cg_gemm_pf *pf) {
+    assert(mr >= 1 && mr <= MR && nr >= 1 && nr <= NR && kc >= 1);
+    COLS_CASES(true)
 }
 
 /* In-register 8x8 transpose: r[i] holds row i on entry, column i on exit. */
