@@ -281,9 +281,9 @@ static size_t l1_sets(size_t ld) {
  * reuse it (measured on Zen 3, AVX2, best of alternated runs; same bits either way):
  * - rows in 8 or fewer sets thrash: 512x512x512 0.77 of peak in place, 0.91 packed (0.91
  *   both at ldb 520); 128x4096x576 0.63 against 0.86;
- * - 16 sets hold a panel for a few tiles: 64x78400x1600 0.85 in place against 0.75 packed,
+ * - 16 sets hold a panel for a few tiles: 64x78400x1600 0.86 in place, 0.75-0.81 packed,
  *   but 512x576x576 0.87 against 0.92;
- * - a 16-float row (AVX2) off a 32-byte boundary straddles two lines (ldb % 8 != 0: three
+ * - a 16-float row (AVX2) off a 32-byte boundary straddles two lines (ldb % 8 != 0: at least three
  *   rows in four), the panel doubles to the whole 32 KiB L1, and packing won:
  *   100x500x1000 0.81 -> 0.86, 128x4900x576 0.79 -> 0.84 (ldb 1000 and 784 stay faster in
  *   place). 32-float rows (AVX-512) span 2-3 lines either way; in place was the faster on
