@@ -64,7 +64,8 @@ enum cg_status cg_gemm_reserve(int nthreads) {
 
 int cg_gemm_reserved(void) { return pool_n; }
 
-/* The SIMD packers of an entry (NULL: the portable loops below). */
+/* The SIMD packers of an entry (NULL: the portable loops below), and the form of its kernel
+ * that reads op(A) in place (NULL: op(A) is always packed). */
 static void packers_for(struct cg_gemm_kernels *k) {
     k->ukernel_ua = NULL;
     k->packb = NULL;
@@ -283,8 +284,8 @@ static size_t l1_sets(size_t ld) {
  *   both at ldb 520); 128x4096x576 0.63 against 0.86;
  * - 16 sets hold a panel for a few tiles: 64x78400x1600 0.86 in place, 0.75-0.81 packed,
  *   but 512x576x576 0.87 against 0.92;
- * - a 16-float row (AVX2) off a 32-byte boundary straddles two lines (ldb % 8 != 0: at least three
- *   rows in four), the panel doubles to the whole 32 KiB L1, and packing won:
+ * - a 16-float row (AVX2) off a 32-byte boundary straddles two lines (ldb % 8 != 0: at
+ *   least three rows in four), the panel doubles to the whole 32 KiB L1, and packing won:
  *   100x500x1000 0.81 -> 0.86, 128x4900x576 0.79 -> 0.84 (ldb 1000 and 784 stay faster in
  *   place). 32-float rows (AVX-512) span 2-3 lines either way; in place was the faster on
  *   Zen 5 at ldb 4900.
