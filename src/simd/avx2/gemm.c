@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 
+#include "simd/avx2/lanes.h"
 #include "simd/gemm.h"
 
 #define MR 6
@@ -17,9 +18,7 @@ tile(const size_t R, const size_t NV, const bool masked, const bool ua, size_t n
      const float *restrict a, size_t lda, const float *restrict b, size_t ldb,
      float *restrict c, size_t ldc, float alpha, float beta, struct cg_gemm_pf *pf) {
     __m256 acc[MR][2];
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr), lane);
-    const __m256i k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr - 8), lane);
+    const __m256i k0 = tail_mask((int)nr), k1 = tail_mask((int)nr - 8);
 #pragma GCC unroll 8
     for (size_t r = 0; r < R; r++) {
         acc[r][0] = _mm256_setzero_ps();
@@ -173,10 +172,9 @@ store_w(float *restrict dst, size_t w, bool last, __m256 v) {
 static inline __attribute__((always_inline)) void
 pack_rows_t(const size_t width, size_t nr, size_t kc, const float *restrict src, size_t ld,
             float *restrict dst) {
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (size_t p0 = 0; p0 < kc; p0 += 8) {
         size_t pw = kc - p0 < 8 ? kc - p0 : 8;
-        const __m256i km = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)pw), lane);
+        const __m256i km = tail_mask((int)pw);
         for (size_t h = 0; h < width; h += 8) {
             const size_t w = width - h < 8 ? width - h : 8;
             __m256 r[8];
@@ -207,8 +205,7 @@ void cg_f32_gemm_packa_6__avx2(size_t mr, size_t kc, const float *restrict a, si
 void cg_f32_gemm_packat_6__avx2(size_t mr, size_t kc, const float *restrict a, size_t lda,
                                 float *restrict dst) {
     assert(mr >= 1 && mr <= MR);
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i km = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)mr), lane);
+    const __m256i km = tail_mask((int)mr);
     for (size_t p = 0; p < kc; p++)
         store_w(dst + p * MR, MR, p + 1 == kc, _mm256_maskload_ps(a + p * lda, km));
 }
@@ -234,10 +231,8 @@ double cg_f32_peak__avx2(size_t iters, float *sink) {
 void cg_f32_gemm_packb_16__avx2(size_t nb, size_t kc, const float *restrict b, size_t ldb,
                                 float *restrict dst) {
     const size_t full = nb / NR * NR;
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const int t = (int)(nb - full);
-    const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(t), lane);
-    const __m256i k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(t - 8), lane);
+    const __m256i k0 = tail_mask(t), k1 = tail_mask(t - 8);
     /* PB rows at a time, panel by panel (see the AVX-512 packer: one row across all panels
      * writes 64 bytes every 16 KiB, into the same L1 sets) */
     enum { PB = 16 };

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <sleef.h>
 
+#include "simd/avx2/lanes.h"
 #include "simd/softmax.h"
 
 /* Up to this k the 8-row tiles stay small and in L1. */
@@ -25,12 +26,6 @@ static inline float hmax8(__m256 v) {
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
-}
-
-/* Lane mask for the r < 8 tail elements. */
-static inline __m256i tail_mask(size_t r) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)r),
-                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 /* e[j] = exp(z_j - max) for j < k and 0 up to the next multiple of 8; returns sum e. */

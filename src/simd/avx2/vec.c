@@ -4,6 +4,7 @@
 #include <immintrin.h>
 #include <sleef.h>
 
+#include "simd/avx2/lanes.h"
 #include "simd/vec.h"
 
 /* Each kernel is a step on 8 elements at i, instantiated twice: full (plain loads/stores) and
@@ -16,10 +17,6 @@
         if (i_ < (n)) STEP(i_, tail_mask((n) - i_), 0, __VA_ARGS__);                          \
     } while (0)
 
-AI __m256i tail_mask(size_t left) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)left),
-                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 AI __m256 ld(const float *p, __m256i k, int full) {
     return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, k);
 }
