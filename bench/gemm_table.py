@@ -21,10 +21,13 @@ import statistics
 import sys
 
 
-BEST = False
+def bench_name(name):
+    """A benchmark's name without the suffixes a run adds (threads, real time, repeats)."""
+    return re.sub(r"/threads:\d+(/real_time)?(/repeats:\d+)?$", "", name)
 
 
-def load(path):
+def load(path, pick):
+    """{name: GFLOP/s}; pick chooses among repetitions of one benchmark (max or median)."""
     with open(path, newline="") as f:
         # Google Benchmark prints its context lines before the CSV header
         lines = [l for l in f if l.startswith(("name,", '"'))]
@@ -33,9 +36,7 @@ def load(path):
         # --benchmark_repetitions gives one row per repetition, then aggregate rows named
         # ..._mean, _median, _stddev, _cv: keep every repetition
         if row.get("flops") and not re.search(r"_(mean|median|stddev|cv)$", row["name"]):
-            name = re.sub(r"/threads:\d+(/real_time)?(/repeats:\d+)?$", "", row["name"])
-            reps.setdefault(name, []).append(float(row["flops"]))
-    pick = max if BEST else statistics.median
+            reps.setdefault(bench_name(row["name"]), []).append(float(row["flops"]))
     return {name: pick(v) for name, v in reps.items()}
 
 
@@ -65,23 +66,21 @@ def best_run(runs):
 
 
 def main(argv):
-    global BEST
     isa, best = "avx512", False
     order = None
     while argv[:1] in (["--isa"], ["--best"], ["--order"]):
         if argv[0] == "--best":
-            best = BEST = True
-            argv = argv[1:]
+            best, argv = True, argv[1:]
         elif argv[0] == "--order":
             with open(argv[1]) as f:
-                order = [re.sub(r"/threads:\d+(/real_time)?$", "", l.strip()) for l in f]
+                order = [bench_name(l.strip()) for l in f]
             argv = argv[2:]
         else:
             isa, argv = argv[1], argv[2:]
     if not argv:
         sys.stderr.write(__doc__)
         return 2
-    runs = [load(p) for p in argv]
+    runs = [load(p, max if best else statistics.median) for p in argv]
     for path, run in zip(argv, runs):
         if "peak/" + isa not in run:
             sys.stderr.write("gemm_table.py: no peak/%s row in %s\n" % (isa, path))
