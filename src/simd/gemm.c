@@ -292,8 +292,8 @@ static size_t l1_sets(size_t ld) {
  * Up to two row tiles a panel is read at most twice, and in place always won: 10x4900x128
  * 0.57 of peak packed, 0.73 in place; 10x250x100/ta 0.63 against 0.76. */
 static bool direct_b_fits(const struct cg_gemm_kernels *kt, size_t m, size_t ldb) {
-    const size_t sets = l1_sets(ldb);
     if (m <= 2 * (size_t)kt->mr) return true;
+    const size_t sets = l1_sets(ldb);
     if (sets < 16 || (sets == 16 && m > 64)) return false;
     return (size_t)kt->nr * sizeof(float) > 64 || ldb % 8 == 0;
 }
