@@ -376,6 +376,55 @@ static void gemm_st(const struct cg_gemm_kernels *kt, size_t MC, size_t NC, size
     }
 }
 
+/* Where t starts in a thread's buffer, in floats: past the A block and the packed A^T. */
+static size_t swap_tb_t_at(const struct cg_gemm_kernels *kt, size_t m) {
+    const size_t NR = (size_t)kt->nr;
+    return buf_a_floats(kt) + (size_t)kt->kc * ((m + NR - 1) / NR * NR);
+}
+
+/* dst (n x m) = src^T (m x n), in strips of 16 columns of src whose 16 rows of dst stay in
+ * L1 while the strip is walked row by row (row-by-row copying missed on every dst line). */
+static void transpose(size_t m, size_t n, const float *restrict src, size_t lds,
+                      float *restrict dst, size_t ldd) {
+    for (size_t j0 = 0; j0 < n; j0 += 16) {
+        const size_t j1 = min_sz(j0 + 16, n);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = j0; j < j1; j++) dst[j * ldd + i] = src[i * lds + j];
+    }
+}
+
+/* C = alpha*A*B^T + beta*C with few rows and more columns: packing op(B) = B^T, n rows of
+ * k floats transposed into panels, cost a quarter of 64x288x19600/tb. C^T = B*A^T is the
+ * same product with the roles swapped: B is then read in place by ukernel_ua, and only
+ * A^T (m x k) is packed. Every element is the same sum of the same products in the same
+ * k order (FMA commutes in its two factors), so the bits are those of the unswapped call.
+ * C^T is built in `t` (n x m, the buffer's spare part past the packed A^T) and copied out. */
+static bool swap_tb_fits(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum cg_trans tb,
+                         size_t m, size_t n, size_t k) {
+    const size_t MR = (size_t)kt->mr, NR = (size_t)kt->nr;
+    if (ta != CG_NO_TRANS || tb != CG_TRANS || !kt->ukernel_ua) return false;
+    /* Packing B^T costs per element of C about 1/m, the two copies of C about 1/k: the swap
+     * won where k >= 4m (Zen 3, AVX2, best of 5 alternated: 32x1000x128 64 -> 80 GFLOP/s,
+     * 64x1000x256 86 -> 89, 128x1000x1000 87 -> 89; lost 64x1000x128 84 -> 79, even at
+     * 128x512x600), and up to 128 rows (256x512x1000 lost, 91 -> 89) */
+    if (m > CG_GEMM_SWAP_ROWS || k < 4 * m || n < 2 * m) return false;
+    /* m columns of C^T pad to whole NR-column panels: 100 rows of C become 112 columns, 10
+     * become 16, and those lost (100x500x128/tb 85 -> 75 GFLOP/s) */
+    if ((m + NR - 1) / NR * NR - m > (m + MR - 1) / MR * MR - m) return false;
+    return swap_tb_t_at(kt, m) + m * n <= buf_floats();
+}
+
+static void gemm_swapped_tb(const struct cg_gemm_kernels *kt, float *buf, size_t cap, size_t m,
+                            size_t n, size_t k, float alpha, const float *a, size_t lda,
+                            const float *b, size_t ldb, float beta, float *c, size_t ldc) {
+    float *bpack = buf + buf_a_floats(kt), *t = buf + swap_tb_t_at(kt, m);
+    assert(t + m * n <= buf + cap);
+    if (beta != 0.0f) transpose(m, n, c, ldc, t, m);
+    gemm_st(kt, (size_t)kt->mc, (size_t)kt->nc, cap, buf, bpack, CG_NO_TRANS, CG_TRANS, n, m, k,
+            alpha, b, ldb, a, lda, beta, t, m, NULL);
+    transpose(n, m, t, m, c, ldc);
+}
+
 /* A thread without a reserved buffer still gets the same bits, from micro-panel blocking. */
 static void __attribute__((noinline))
 gemm_fallback(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum cg_trans tb, size_t m,
@@ -407,6 +456,11 @@ static void sgemm_any(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum c
         return;
     }
     float *buf = pool[tid];
+    if (!apre && swap_tb_fits(kt, ta, tb, (size_t)m, (size_t)n, (size_t)k)) {
+        gemm_swapped_tb(kt, buf, buf_floats(), (size_t)m, (size_t)n, (size_t)k, alpha, a, (size_t)lda, b,
+                        (size_t)ldb, beta, c, (size_t)ldc);
+        return;
+    }
     gemm_st(kt, (size_t)kt->mc, (size_t)kt->nc, buf_floats(), buf, buf + buf_a_floats(kt), ta,
             tb, (size_t)m, (size_t)n, (size_t)k, alpha, a, (size_t)lda, b, (size_t)ldb, beta, c,
             (size_t)ldc, apre);

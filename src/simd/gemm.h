@@ -99,6 +99,12 @@ void cg_f32_gemm_packat_12__avx512(size_t mr, size_t kc, const float *CG_RESTRIC
 #define CG_GEMM_UA_COLS 256
 #endif
 
+/* Up to this many rows of C, cg_sgemm may compute A*B^T (op(A) = A, op(B) = B^T) as its
+ * transpose B*A^T when the entry has a ukernel_ua (gemm.c: swap_tb_fits; same bits). */
+#ifndef CG_GEMM_SWAP_ROWS
+#define CG_GEMM_SWAP_ROWS 128
+#endif
+
 /* One registry entry plus its blocking: kc the k-block (it fixes the reduction order), mc, nc
  * the A and B block sizes (multiples of mr and nr). */
 struct cg_gemm_kernels {

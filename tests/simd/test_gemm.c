@@ -436,3 +436,53 @@ Test(gemm, a_in_place_same_bits) {
     }
     if (!tested) cr_skip_test("no entry of this CPU reads op(A) in place");
 }
+
+/* A*B^T with few rows, more columns and a long k runs as its transpose B*A^T (gemm.c:
+ * swap_tb_fits) and gives the bits of the unswapped product: beta 0 over NaNs (C write-only) and beta
+ * 0.3, row counts on and off the column tile, k across kc blocks, padded leading
+ * dimensions whose padding must stay untouched. */
+Test(gemm, swapped_tb_same_bits) {
+    int tested = 0;
+    for (int isa = CG_ISA_REF; isa <= CG_ISA_AVX512; isa++) {
+        struct cg_gemm_kernels kt, plain;
+        if (!cg_cpu_has((enum cg_isa)isa) || !cg_gemm_kernels_get(&kt, (enum cg_isa)isa) ||
+            !kt.ukernel_ua)
+            continue;
+        plain = kt;
+        plain.ukernel_ua = NULL; /* no ukernel_ua: no swap */
+        cr_assert_eq(cg_gemm_reserve(1), CG_OK);
+        /* rows that pad to whole column panels no worse than to row tiles (one panel, a
+         * one-column tail, four panels); k from 4m (the least that swaps) across kc */
+        const int ms[] = {kt.nr, 3 * kt.nr - 1, 4 * kt.nr};
+        for (size_t im = 0; im < 3; im++)
+            for (int in = 0; in < 2; in++)
+                for (size_t ik = 0; ik < 2; ik++)
+                    for (int zero = 0; zero < 2; zero++) {
+                        const int m = ms[im], n = 2 * m + in * (kt.nr + 3);
+                        const int k = 4 * m + (int)ik * (kt.kc + 5);
+                        const int lda = k + 1, ldb = k + 2, ldc = n + 3;
+                        const float beta = zero ? 0.0f : 0.3f;
+                        float *a = t_alloc((size_t)m * lda), *b = t_alloc((size_t)n * ldb);
+                        float *c1 = t_alloc((size_t)m * ldc), *c2 = t_alloc((size_t)m * ldc);
+                        t_fill(a, (size_t)m * lda, -1.0f, 1.0f, 700 + im);
+                        t_fill(b, (size_t)n * ldb, -1.0f, 1.0f, 710 + in);
+                        t_fill(c1, (size_t)m * ldc, -1.0f, 1.0f, 720 + ik);
+                        if (zero) c1[(size_t)(m - 1) * ldc + 1] = NAN;
+                        memcpy(c2, c1, (size_t)m * ldc * sizeof(float));
+                        cg_sgemm_with(&kt, CG_NO_TRANS, CG_TRANS, m, n, k, -0.5f, a, lda, b, ldb,
+                                      beta, c1, ldc);
+                        cg_sgemm_with(&plain, CG_NO_TRANS, CG_TRANS, m, n, k, -0.5f, a, lda, b,
+                                      ldb, beta, c2, ldc);
+                        cr_assert(memcmp(c1, c2, (size_t)m * ldc * sizeof(float)) == 0,
+                                  "%s: m=%d n=%d k=%d beta=%g: swapped A*B^T differs", kt.name,
+                                  m, n, k, (double)beta);
+                        cr_assert(!isnan(c1[(size_t)(m - 1) * ldc + 1]));
+                        cg_free(a);
+                        cg_free(b);
+                        cg_free(c1);
+                        cg_free(c2);
+                        tested++;
+                    }
+    }
+    if (!tested) cr_skip_test("no entry of this CPU reads op(A) in place");
+}
