@@ -12,8 +12,10 @@ short runs is what each code reaches when the core is its own. A run made with
 --benchmark_repetitions=R (best with --benchmark_enable_random_interleaving=true, which spreads
 every benchmark's repetitions over the whole run) counts each repetition: the median of them,
 or the best with --best. Interleaved runs list the rows in a random order: --order LIST
-takes the row order from a file of `catgan_bench --benchmark_list_tests` output. Rows whose M, N and K are all >= 32 are summarised at the end (the issue's
-80%-of-peak bar, and ours against both libraries).
+takes the row order from a file of `catgan_bench --benchmark_list_tests` output. Rows whose
+M, N and K are all >= 32 are summarised at the end (the issue's 80%-of-peak bar, and ours
+against both libraries). Shapes of your own: CG_BENCH_GEMM_SHAPES=MxNxK[/ta][/tb],... in
+catgan_bench's environment adds them to every column.
 """
 import csv
 import re
@@ -68,6 +70,9 @@ def best_run(runs):
 def main(argv):
     isa, best = "avx512", False
     order = None
+    if argv[:1] in (["-h"], ["--help"]):
+        sys.stdout.write(__doc__)
+        return 0
     while argv[:1] in (["--isa"], ["--best"], ["--order"]):
         if argv[0] == "--best":
             best, argv = True, argv[1:]
@@ -80,7 +85,12 @@ def main(argv):
     if not argv:
         sys.stderr.write(__doc__)
         return 2
-    runs = [load(p, max if best else statistics.median) for p in argv]
+    try:
+        runs = [load(p, max if best else statistics.median) for p in argv]
+    except OSError as e:
+        sys.stderr.write("gemm_table.py: %s: %s (options go before the CSV files)\n"
+                         % (e.filename, e.strerror))
+        return 2
     for path, run in zip(argv, runs):
         if "peak/" + isa not in run:
             sys.stderr.write("gemm_table.py: no peak/%s row in %s\n" % (isa, path))

@@ -1,6 +1,8 @@
 // SGEMM benchmarks: squares and the layer GEMMs of the CONTRACT.md nets at batch 100 (conv as
 // im2col over the whole batch), ours per ISA (gemm/, gemm_mt/) and, when found at build
 // time, OpenBLAS and oneDNN on the same shapes. Names: gemm/<isa>/<M>x<N>x<K>[/ta][/tb].
+// CG_BENCH_GEMM_SHAPES=MxNxK[/ta][/tb],... adds shapes of your own.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -75,6 +77,41 @@ std::vector<shape> square_shapes() {
     return v;
 }
 
+// Shapes named in CG_BENCH_GEMM_SHAPES ("MxNxK[/ta][/tb]", comma-separated), benchmarked
+// beside the layer shapes: any GEMM against OpenBLAS and oneDNN without a rebuild.
+std::vector<shape> extra_shapes() {
+    static const std::vector<shape> v = [] {
+        std::vector<shape> out;
+        const char *env = std::getenv("CG_BENCH_GEMM_SHAPES");
+        if (!env) return out;
+        std::string all(env);
+        size_t at = 0;
+        while (at <= all.size()) {
+            size_t end = all.find(',', at);
+            if (end == std::string::npos) end = all.size();
+            std::string item = all.substr(at, end - at);
+            shape s{0, 0, 0, CG_NO_TRANS, CG_NO_TRANS, 0.0f};
+            int used = 0;
+            bool ok = std::sscanf(item.c_str(), "%dx%dx%d%n", &s.m, &s.n, &s.k, &used) == 3 &&
+                      s.m > 0 && s.n > 0 && s.k > 0;
+            std::string rest = ok ? item.substr(size_t(used)) : "";
+            if (ok && rest.rfind("/ta", 0) == 0) s.ta = CG_TRANS, rest = rest.substr(3);
+            if (ok && rest.rfind("/tb", 0) == 0) s.tb = CG_TRANS, rest = rest.substr(3);
+            if (!ok || !rest.empty()) {
+                std::fprintf(stderr,
+                             "CG_BENCH_GEMM_SHAPES: '%s' is not MxNxK[/ta][/tb] with M, N, K "
+                             ">= 1\n",
+                             item.c_str());
+                std::exit(2);
+            }
+            out.push_back(s);
+            at = end + 1;
+        }
+        return out;
+    }();
+    return v;
+}
+
 // One set of operand buffers, sized for the largest shape and shared by every benchmark:
 // the biggest layer GEMMs need 500 MB each, too much to allocate and fill per benchmark.
 struct operands {
@@ -100,6 +137,7 @@ const operands &shared_operands() {
         size_t na = 0, nb = 0, nc = 0;
         std::vector<shape> all = layer_shapes();
         for (const shape &s : square_shapes()) all.push_back(s);
+        for (const shape &s : extra_shapes()) all.push_back(s);
         for (const shape &s : all) {
             na = std::max(na, size_t(s.m) * s.k);
             nb = std::max(nb, size_t(s.k) * s.n);
@@ -174,6 +212,11 @@ void bm_onednn(benchmark::State &state, shape s) {
     std::vector<shape> squares = square_shapes(), layers = layer_shapes();
     std::vector<shape> both = squares;
     both.insert(both.end(), layers.begin(), layers.end());
+    for (const shape &s : extra_shapes())
+        if (std::find_if(both.begin(), both.end(), [&](const shape &o) {
+                return !(s < o) && !(o < s);
+            }) == both.end())
+            both.push_back(s);
     // Single-threaded rates use CPU time (robust to a busy neighbour on a shared box); the
     // 2-thread ones wall time, which Google Benchmark marks with a "/real_time" suffix.
     auto reg = [](const std::string &name, auto fn, auto... args) {
