@@ -52,6 +52,19 @@ typedef void (*cg_gemm_packbt_fn)(size_t nr, size_t kc, const float *CG_RESTRICT
 typedef void (*cg_gemm_packb_fn)(size_t nb, size_t kc, const float *CG_RESTRICT b, size_t ldb,
                                  float *CG_RESTRICT dst);
 
+/* One row of C: c(1, n) = alpha * a(1, k) * op(B)(k, n) + beta * c, a's elements a[p*inca].
+ * Every element gets the micro-kernel's arithmetic, so the bits of a one-row tile: acc summed
+ * in p order within each kc block, then alpha * acc + beta * c (beta 1 after the first
+ * block). op(B) = B, b[p*ldb + j] (gemv_n: acc is a scratch of CG_GEMV_COLS floats, its rows
+ * streamed CG_GEMV_COLS columns at a time), or op(B) = B^T, b[j*ldb + p] (gemv_t: rows of B
+ * streamed whole, acc unused). beta == 0: c is write-only. */
+typedef void (*cg_gemv_fn)(size_t n, size_t k, size_t kc, float alpha, const float *CG_RESTRICT a,
+                           size_t inca, const float *CG_RESTRICT b, size_t ldb, float beta,
+                           float *CG_RESTRICT c, float *CG_RESTRICT acc);
+#ifndef CG_GEMV_COLS
+#define CG_GEMV_COLS 8192
+#endif
+
 #define CG_GEMM_UKERNEL(isa, fn, mr, nr, kc, mc, nc)                                           \
     void fn(size_t mr_, size_t nr_, size_t kc_, const float *CG_RESTRICT a,                  \
             const float *CG_RESTRICT b, size_t ldb, float *CG_RESTRICT c, size_t ldc,          \
@@ -79,6 +92,12 @@ void cg_f32_gemm_6x16_ua__avx2(size_t mr, size_t nr, size_t kc, const float *CG_
                                size_t lda, const float *CG_RESTRICT b, size_t ldb,
                                float *CG_RESTRICT c, size_t ldc, float alpha, float beta,
                                struct cg_gemm_pf *pf);
+void cg_f32_gemv_n__avx2(size_t n, size_t k, size_t kc, float alpha, const float *CG_RESTRICT a,
+                         size_t inca, const float *CG_RESTRICT b, size_t ldb, float beta,
+                         float *CG_RESTRICT c, float *CG_RESTRICT acc);
+void cg_f32_gemv_t__avx2(size_t n, size_t k, size_t kc, float alpha, const float *CG_RESTRICT a,
+                         size_t inca, const float *CG_RESTRICT b, size_t ldb, float beta,
+                         float *CG_RESTRICT c, float *CG_RESTRICT acc);
 void cg_f32_gemm_packa_6__avx2(size_t mr, size_t kc, const float *CG_RESTRICT a, size_t lda,
                                float *CG_RESTRICT dst);
 void cg_f32_gemm_packat_6__avx2(size_t mr, size_t kc, const float *CG_RESTRICT a, size_t lda,
@@ -113,6 +132,7 @@ struct cg_gemm_kernels {
     int mr, nr, kc, mc, nc;
     cg_gemm_ukernel_fn ukernel;
     cg_gemm_ukernel_ua_fn ukernel_ua; /* may be NULL: op(A) is then always packed */
+    cg_gemv_fn gemv_n, gemv_t; /* one-row C; may be NULL: the tile path serves m = 1 too */
     cg_gemm_packb_fn packb;    /* may be NULL */
     cg_gemm_packbt_fn packbt;  /* may be NULL */
     /* MR-row panels of op(A) (mr <= MR rows, zeros below) from A and from A^T; may be NULL */

@@ -486,3 +486,52 @@ Test(gemm, swapped_tb_same_bits) {
     }
     if (!tested) cr_skip_test("no entry of this CPU reads op(A) in place");
 }
+
+/* One-row C runs as a GEMV (gemv_n, gemv_t) and gives the bits of the one-row tile: B and
+ * B^T, A and A^T (strided a), k across kc blocks and off the 4-row sweeps, n across
+ * CG_GEMV_COLS chunks and off the vector width, beta 0 over a NaN and beta 0.3 (alpha 0.7,
+ * whose products round, so that alpha*acc + beta*c must be one FMA as in the tile). */
+Test(gemm, gemv_same_bits) {
+    int tested = 0;
+    for (int isa = CG_ISA_REF; isa <= CG_ISA_AVX512; isa++) {
+        struct cg_gemm_kernels kt, tile;
+        if (!cg_cpu_has((enum cg_isa)isa) || !cg_gemm_kernels_get(&kt, (enum cg_isa)isa) ||
+            !kt.gemv_n || !kt.gemv_t)
+            continue;
+        tile = kt;
+        tile.gemv_n = tile.gemv_t = NULL;
+        cr_assert_eq(cg_gemm_reserve(1), CG_OK);
+        const int ns[] = {1, 37, 2 * kt.nr, CG_GEMV_COLS + 13};
+        const int ks[] = {1, 7, kt.kc + 5, 2 * kt.kc + 3};
+        for (size_t in = 0; in < 4; in++)
+            for (size_t ik = 0; ik < 4; ik++)
+                for (int t = 0; t < 4; t++) {
+                    const enum cg_trans ta = t & 1 ? CG_TRANS : CG_NO_TRANS;
+                    const enum cg_trans tb = t & 2 ? CG_TRANS : CG_NO_TRANS;
+                    const int n = ns[in], k = ks[ik], zero = (int)(in + ik) % 2;
+                    const int lda = ta ? 3 : k + 1, ldb = tb ? k + 2 : n + 5;
+                    const size_t na = ta ? (size_t)k * lda : (size_t)lda;
+                    const size_t nb = tb ? (size_t)n * ldb : (size_t)k * ldb;
+                    const float beta = zero ? 0.0f : 0.3f;
+                    float *a = t_alloc(na), *b = t_alloc(nb);
+                    float *c1 = t_alloc((size_t)n + 1), *c2 = t_alloc((size_t)n + 1);
+                    t_fill(a, na, -1.0f, 1.0f, 800 + ik);
+                    t_fill(b, nb, -1.0f, 1.0f, 810 + in);
+                    t_fill(c1, (size_t)n + 1, -1.0f, 1.0f, 820 + t);
+                    if (zero) c1[n - 1] = NAN;
+                    memcpy(c2, c1, ((size_t)n + 1) * sizeof(float));
+                    cg_sgemm_with(&kt, ta, tb, 1, n, k, 0.7f, a, lda, b, ldb, beta, c1, n);
+                    cg_sgemm_with(&tile, ta, tb, 1, n, k, 0.7f, a, lda, b, ldb, beta, c2, n);
+                    cr_assert(memcmp(c1, c2, ((size_t)n + 1) * sizeof(float)) == 0,
+                              "%s: 1x%dx%d ta=%d tb=%d beta=%g: GEMV and tile differ", kt.name,
+                              n, k, ta, tb, (double)beta);
+                    cr_assert(!isnan(c1[n - 1]));
+                    cg_free(a);
+                    cg_free(b);
+                    cg_free(c1);
+                    cg_free(c2);
+                    tested++;
+                }
+    }
+    if (!tested) cr_skip_test("no entry of this CPU has a GEMV");
+}

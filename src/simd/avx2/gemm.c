@@ -210,6 +210,124 @@ void cg_f32_gemm_packat_6__avx2(size_t mr, size_t kc, const float *restrict a, s
         store_w(dst + p * MR, MR, p + 1 == kc, _mm256_maskload_ps(a + p * lda, km));
 }
 
+/* c[0, w) = alpha * acc + beta * c, as the tile's epilogue does it (w <= 8: masked). */
+static inline __attribute__((always_inline)) void
+gemv_out(float *restrict c, size_t w, __m256 acc, float alpha, float beta) {
+    const __m256i km = tail_mask((int)w);
+    const __m256 va = _mm256_set1_ps(alpha);
+    __m256 v;
+    if (beta == 0.0f) {
+        v = _mm256_mul_ps(va, acc);
+    } else {
+        __m256 c0 = w == 8 ? _mm256_loadu_ps(c) : _mm256_maskload_ps(c, km);
+        v = _mm256_fmadd_ps(va, acc, _mm256_mul_ps(_mm256_set1_ps(beta), c0));
+    }
+    if (w == 8)
+        _mm256_storeu_ps(c, v);
+    else
+        _mm256_maskstore_ps(c, km, v);
+}
+
+#ifndef GEMV_ROWS
+#define GEMV_ROWS 4
+#endif
+/* acc[0, w) += a[i*inca] * b[i*ldb + j] for rows i = 0..R-1 in turn (R <= 8). */
+static inline __attribute__((always_inline)) void
+gemv_n_rows(const size_t R, const float *restrict a, size_t inca, const float *restrict b,
+            size_t ldb, size_t w, float *restrict acc) {
+    __m256 ap[8];
+    for (size_t i = 0; i < R; i++) ap[i] = _mm256_broadcast_ss(a + i * inca);
+    const size_t wv = w / 8 * 8;
+    const __m256i km = tail_mask((int)(w - wv));
+    size_t j = 0;
+    for (; j < wv; j += 8) {
+        __m256 v = _mm256_loadu_ps(acc + j);
+        for (size_t i = 0; i < R; i++)
+            v = _mm256_fmadd_ps(ap[i], _mm256_loadu_ps(b + i * ldb + j), v);
+        _mm256_storeu_ps(acc + j, v);
+    }
+    if (j < w) {
+        __m256 v = _mm256_loadu_ps(acc + j);
+        for (size_t i = 0; i < R; i++)
+            v = _mm256_fmadd_ps(ap[i], _mm256_maskload_ps(b + i * ldb + j, km), v);
+        _mm256_storeu_ps(acc + j, v);
+    }
+}
+
+void cg_f32_gemv_n__avx2(size_t n, size_t k, size_t kc, float alpha, const float *restrict a,
+                         size_t inca, const float *restrict b, size_t ldb, float beta,
+                         float *restrict c, float *restrict acc) {
+    for (size_t j0 = 0; j0 < n; j0 += CG_GEMV_COLS) {
+        const size_t w = n - j0 < CG_GEMV_COLS ? n - j0 : CG_GEMV_COLS;
+        for (size_t pc = 0; pc < k; pc += kc) {
+            const size_t pe = k - pc < kc ? k : pc + kc;
+            for (size_t j = 0; j < w; j += 8) _mm256_storeu_ps(acc + j, _mm256_setzero_ps());
+            /* four rows of B per sweep of acc: four DRAM streams at once, and a quarter of
+             * the acc traffic; each element still takes its products in p order */
+            size_t p = pc;
+            for (; p + GEMV_ROWS <= pe; p += GEMV_ROWS)
+                gemv_n_rows(GEMV_ROWS, a + p * inca, inca, b + p * ldb + j0, ldb, w, acc);
+            for (; p < pe; p++) gemv_n_rows(1, a + p * inca, inca, b + p * ldb + j0, ldb, w, acc);
+            const float be = pc == 0 ? beta : 1.0f;
+            for (size_t j = 0; j < w; j += 8)
+                gemv_out(c + j0 + j, w - j < 8 ? w - j : 8, _mm256_loadu_ps(acc + j), alpha, be);
+        }
+    }
+}
+
+/* acc(8 rows of B) += the next pw <= 8 steps from src (rows ld apart), in p order. */
+static inline __attribute__((always_inline)) __m256
+gemv_t_step(const float *restrict a, size_t inca, const float *restrict src, size_t ld,
+            size_t rows, size_t pw, __m256 acc) {
+    __m256 r[8];
+    const __m256i km = tail_mask((int)pw);
+#pragma GCC unroll 8
+    for (size_t i = 0; i < 8; i++) {
+        if (i >= rows)
+            r[i] = _mm256_setzero_ps();
+        else
+            r[i] = pw == 8 ? _mm256_loadu_ps(src + i * ld) : _mm256_maskload_ps(src + i * ld, km);
+    }
+    transpose8(r);
+    if (pw == 8) {
+#pragma GCC unroll 8
+        for (size_t q = 0; q < 8; q++)
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a + q * inca), r[q], acc);
+    } else {
+        for (size_t q = 0; q < pw; q++)
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a + q * inca), r[q], acc);
+    }
+    return acc;
+}
+
+void cg_f32_gemv_t__avx2(size_t n, size_t k, size_t kc, float alpha, const float *restrict a,
+                         size_t inca, const float *restrict b, size_t ldb, float beta,
+                         float *restrict c, float *restrict acc) {
+    (void)acc;
+    /* 16 rows of B at a time: two independent FMA chains, one per 8 rows */
+    for (size_t j0 = 0; j0 < n; j0 += 16) {
+        const size_t rows = n - j0 < 16 ? n - j0 : 16;
+        const size_t r0 = rows < 8 ? rows : 8, r1 = rows - r0;
+        const float *b0 = b + j0 * ldb, *b1 = b0 + 8 * ldb;
+        for (size_t pc = 0; pc < k; pc += kc) {
+            const size_t pe = k - pc < kc ? k : pc + kc;
+            __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+            size_t p = pc;
+            for (; p + 8 <= pe; p += 8) {
+                acc0 = gemv_t_step(a + p * inca, inca, b0 + p, ldb, r0, 8, acc0);
+                if (r1) acc1 = gemv_t_step(a + p * inca, inca, b1 + p, ldb, r1, 8, acc1);
+            }
+            if (p < pe) {
+                acc0 = gemv_t_step(a + p * inca, inca, b0 + p, ldb, r0, pe - p, acc0);
+                if (r1) acc1 = gemv_t_step(a + p * inca, inca, b1 + p, ldb, r1, pe - p, acc1);
+            }
+            const float be = pc == 0 ? beta : 1.0f;
+            gemv_out(c + j0, r0, acc0, alpha, be);
+            if (r1) gemv_out(c + j0 + 8, r1, acc1, alpha, be);
+        }
+    }
+}
+
 double cg_f32_peak__avx2(size_t iters, float *sink) {
     /* 12 chains cover 2 FMA ports x 4-5 cycles latency; 16 ymm leave room for x and y */
     enum { CHAINS = 12 };
