@@ -466,6 +466,7 @@ static void sgemm_any(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum c
      * 22.7 against 15.8), for B^T even 1x10x250 gained (7.4 -> 11.3). */
     cg_gemv_fn gemv = tb == CG_NO_TRANS ? (n >= 32 ? kt->gemv_n : NULL) : kt->gemv_t;
     if (m == 1 && !apre && gemv) {
+        assert(CG_GEMV_COLS <= buf_floats()); /* acc lives in the thread's buffer */
         gemv((size_t)n, (size_t)k, (size_t)kt->kc, alpha, a, ta == CG_NO_TRANS ? 1 : (size_t)lda,
              b, (size_t)ldb, beta, c, buf);
         return;
