@@ -472,8 +472,8 @@ static void sgemm_any(const struct cg_gemm_kernels *kt, enum cg_trans ta, enum c
         return;
     }
     if (!apre && swap_tb_fits(kt, ta, tb, (size_t)m, (size_t)n, (size_t)k)) {
-        gemm_swapped_tb(kt, buf, buf_floats(), (size_t)m, (size_t)n, (size_t)k, alpha, a, (size_t)lda, b,
-                        (size_t)ldb, beta, c, (size_t)ldc);
+        gemm_swapped_tb(kt, buf, buf_floats(), (size_t)m, (size_t)n, (size_t)k, alpha, a,
+                        (size_t)lda, b, (size_t)ldb, beta, c, (size_t)ldc);
         return;
     }
     gemm_st(kt, (size_t)kt->mc, (size_t)kt->nc, buf_floats(), buf, buf + buf_a_floats(kt), ta,

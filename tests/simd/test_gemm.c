@@ -394,6 +394,45 @@ Test(gemm, direct_and_packed_b_same_bits) {
     }
 }
 
+/* One call through two entries that differ only in the path they take: same operands, C
+ * starting equal (with a NaN when beta == 0: C is write-only), and the same bits over all
+ * of C, its padding and one float past it included. */
+struct twin {
+    enum cg_trans ta, tb;
+    int m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+    unsigned seed;
+};
+
+static void assert_same_bits(const struct cg_gemm_kernels *x, const struct cg_gemm_kernels *y,
+                             struct twin t, const char *what) {
+    const size_t na = (size_t)(t.ta ? t.k : t.m) * t.lda, nb = (size_t)(t.tb ? t.n : t.k) * t.ldb;
+    const size_t nc = (size_t)t.m * t.ldc + 1, at = (size_t)(t.m - 1) * t.ldc + (t.n > 1);
+    float *a = t_alloc(na), *b = t_alloc(nb), *c1 = t_alloc(nc), *c2 = t_alloc(nc);
+    t_fill(a, na, -1.0f, 1.0f, t.seed);
+    t_fill(b, nb, -1.0f, 1.0f, t.seed + 1);
+    t_fill(c1, nc, -1.0f, 1.0f, t.seed + 2);
+    if (t.beta == 0.0f) c1[at] = NAN;
+    memcpy(c2, c1, nc * sizeof(float));
+    cg_sgemm_with(x, t.ta, t.tb, t.m, t.n, t.k, t.alpha, a, t.lda, b, t.ldb, t.beta, c1, t.ldc);
+    cg_sgemm_with(y, t.ta, t.tb, t.m, t.n, t.k, t.alpha, a, t.lda, b, t.ldb, t.beta, c2, t.ldc);
+    cr_assert(memcmp(c1, c2, nc * sizeof(float)) == 0,
+              "%s: %dx%dx%d ta=%d tb=%d beta=%g: %s", x->name, t.m, t.n, t.k, t.ta, t.tb,
+              (double)t.beta, what);
+    cr_assert(!isnan(c1[at]), "%s: beta 0 read C", x->name);
+    cg_free(a);
+    cg_free(b);
+    cg_free(c1);
+    cg_free(c2);
+}
+
+/* The entry of this ISA, when this CPU runs it (its thread buffer reserved). */
+static bool entry_of(int isa, struct cg_gemm_kernels *kt) {
+    if (!cg_cpu_has((enum cg_isa)isa) || !cg_gemm_kernels_get(kt, (enum cg_isa)isa)) return false;
+    cr_assert_eq(cg_gemm_reserve(1), CG_OK);
+    return true;
+}
+
 /* op(A) read in place by the entry's ukernel_ua (up to CG_GEMM_UA_COLS columns) gives the
  * bits of op(A) packed, on every shape class: row and column tails, k across kc blocks,
  * padded lda, and both in-place and packed op(B). */
@@ -401,87 +440,49 @@ Test(gemm, a_in_place_same_bits) {
     int tested = 0;
     for (int isa = CG_ISA_REF; isa <= CG_ISA_AVX512; isa++) {
         struct cg_gemm_kernels kt, packed;
-        if (!cg_cpu_has((enum cg_isa)isa) || !cg_gemm_kernels_get(&kt, (enum cg_isa)isa) ||
-            !kt.ukernel_ua)
-            continue;
+        if (!entry_of(isa, &kt) || !kt.ukernel_ua) continue;
         packed = kt;
         packed.ukernel_ua = NULL;
-        cr_assert_eq(cg_gemm_reserve(1), CG_OK);
         const int ms[] = {1, 5, kt.mr + 1, 100}, ns[] = {1, 17, CG_GEMM_UA_COLS};
         const int ks[] = {3, kt.kc + 5};
         for (size_t im = 0; im < 4; im++)
             for (size_t in = 0; in < 3; in++)
-                for (size_t ik = 0; ik < 2; ik++) {
+                for (size_t ik = 0; ik < 2; ik++, tested++) {
                     const int m = ms[im], n = ns[in], k = ks[ik];
-                    const int lda = k + 3, ldb = n + (int)in * 5, ldc = n + 1;
-                    float *a = t_alloc((size_t)m * lda), *b = t_alloc((size_t)k * ldb);
-                    float *c1 = t_alloc((size_t)m * ldc), *c2 = t_alloc((size_t)m * ldc);
-                    t_fill(a, (size_t)m * lda, -1.0f, 1.0f, 600 + im);
-                    t_fill(b, (size_t)k * ldb, -1.0f, 1.0f, 610 + in);
-                    t_fill(c1, (size_t)m * ldc, -1.0f, 1.0f, 620 + ik);
-                    memcpy(c2, c1, (size_t)m * ldc * sizeof(float));
-                    cg_sgemm_with(&kt, CG_NO_TRANS, CG_NO_TRANS, m, n, k, -0.5f, a, lda, b, ldb,
-                                  0.3f, c1, ldc);
-                    cg_sgemm_with(&packed, CG_NO_TRANS, CG_NO_TRANS, m, n, k, -0.5f, a, lda, b,
-                                  ldb, 0.3f, c2, ldc);
-                    cr_assert(memcmp(c1, c2, (size_t)m * ldc * sizeof(float)) == 0,
-                              "%s: m=%d n=%d k=%d: A in place and A packed differ", kt.name, m,
-                              n, k);
-                    cg_free(a);
-                    cg_free(b);
-                    cg_free(c1);
-                    cg_free(c2);
-                    tested++;
+                    struct twin t = {.ta = CG_NO_TRANS, .tb = CG_NO_TRANS, .m = m, .n = n, .k = k,
+                                     .lda = k + 3, .ldb = n + (int)in * 5, .ldc = n + 1,
+                                     .alpha = -0.5f, .beta = 0.3f,
+                                     .seed = (unsigned)(600 + 10 * im + 3 * in + ik)};
+                    assert_same_bits(&kt, &packed, t, "A in place and A packed differ");
                 }
     }
     if (!tested) cr_skip_test("no entry of this CPU reads op(A) in place");
 }
 
 /* A*B^T with few rows, more columns and a long k runs as its transpose B*A^T (gemm.c:
- * swap_tb_fits) and gives the bits of the unswapped product: beta 0 over NaNs (C write-only) and beta
- * 0.3, row counts on and off the column tile, k across kc blocks, padded leading
- * dimensions whose padding must stay untouched. */
+ * swap_tb_fits) and gives the bits of the unswapped product: beta 0 and 0.3, row counts on
+ * and off the column tile, k across kc blocks, padded leading dimensions. */
 Test(gemm, swapped_tb_same_bits) {
     int tested = 0;
     for (int isa = CG_ISA_REF; isa <= CG_ISA_AVX512; isa++) {
         struct cg_gemm_kernels kt, plain;
-        if (!cg_cpu_has((enum cg_isa)isa) || !cg_gemm_kernels_get(&kt, (enum cg_isa)isa) ||
-            !kt.ukernel_ua)
-            continue;
+        if (!entry_of(isa, &kt) || !kt.ukernel_ua) continue;
         plain = kt;
         plain.ukernel_ua = NULL; /* no ukernel_ua: no swap */
-        cr_assert_eq(cg_gemm_reserve(1), CG_OK);
         /* rows that pad to whole column panels no worse than to row tiles (one panel, a
          * one-column tail, four panels); k from 4m (the least that swaps) across kc */
         const int ms[] = {kt.nr, 3 * kt.nr - 1, 4 * kt.nr};
         for (size_t im = 0; im < 3; im++)
             for (int in = 0; in < 2; in++)
-                for (size_t ik = 0; ik < 2; ik++)
-                    for (int zero = 0; zero < 2; zero++) {
+                for (int ik = 0; ik < 2; ik++)
+                    for (int zero = 0; zero < 2; zero++, tested++) {
                         const int m = ms[im], n = 2 * m + in * (kt.nr + 3);
-                        const int k = 4 * m + (int)ik * (kt.kc + 5);
-                        const int lda = k + 1, ldb = k + 2, ldc = n + 3;
-                        const float beta = zero ? 0.0f : 0.3f;
-                        float *a = t_alloc((size_t)m * lda), *b = t_alloc((size_t)n * ldb);
-                        float *c1 = t_alloc((size_t)m * ldc), *c2 = t_alloc((size_t)m * ldc);
-                        t_fill(a, (size_t)m * lda, -1.0f, 1.0f, 700 + im);
-                        t_fill(b, (size_t)n * ldb, -1.0f, 1.0f, 710 + in);
-                        t_fill(c1, (size_t)m * ldc, -1.0f, 1.0f, 720 + ik);
-                        if (zero) c1[(size_t)(m - 1) * ldc + 1] = NAN;
-                        memcpy(c2, c1, (size_t)m * ldc * sizeof(float));
-                        cg_sgemm_with(&kt, CG_NO_TRANS, CG_TRANS, m, n, k, -0.5f, a, lda, b, ldb,
-                                      beta, c1, ldc);
-                        cg_sgemm_with(&plain, CG_NO_TRANS, CG_TRANS, m, n, k, -0.5f, a, lda, b,
-                                      ldb, beta, c2, ldc);
-                        cr_assert(memcmp(c1, c2, (size_t)m * ldc * sizeof(float)) == 0,
-                                  "%s: m=%d n=%d k=%d beta=%g: swapped A*B^T differs", kt.name,
-                                  m, n, k, (double)beta);
-                        cr_assert(!isnan(c1[(size_t)(m - 1) * ldc + 1]));
-                        cg_free(a);
-                        cg_free(b);
-                        cg_free(c1);
-                        cg_free(c2);
-                        tested++;
+                        const int k = 4 * m + ik * (kt.kc + 5);
+                        struct twin t = {.ta = CG_NO_TRANS, .tb = CG_TRANS, .m = m, .n = n,
+                                         .k = k, .lda = k + 1, .ldb = k + 2, .ldc = n + 3,
+                                         .alpha = 0.7f, .beta = zero ? 0.0f : 0.3f,
+                                         .seed = (unsigned)(700 + 10 * im + 3 * in + ik)};
+                        assert_same_bits(&kt, &plain, t, "swapped A*B^T differs");
                     }
     }
     if (!tested) cr_skip_test("no entry of this CPU reads op(A) in place");
@@ -489,48 +490,28 @@ Test(gemm, swapped_tb_same_bits) {
 
 /* One-row C runs as a GEMV (gemv_n, gemv_t) and gives the bits of the one-row tile: B and
  * B^T, A and A^T (strided a), k across kc blocks and off the 4-row sweeps, n across
- * CG_GEMV_COLS chunks and off the vector width, beta 0 over a NaN and beta 0.3 (alpha 0.7,
- * whose products round, so that alpha*acc + beta*c must be one FMA as in the tile). */
+ * CG_GEMV_COLS chunks and off the vector width, beta 0 and 0.3 (alpha 0.7, whose products
+ * round, so that alpha*acc + beta*c must be one FMA as in the tile). */
 Test(gemm, gemv_same_bits) {
     int tested = 0;
     for (int isa = CG_ISA_REF; isa <= CG_ISA_AVX512; isa++) {
         struct cg_gemm_kernels kt, tile;
-        if (!cg_cpu_has((enum cg_isa)isa) || !cg_gemm_kernels_get(&kt, (enum cg_isa)isa) ||
-            !kt.gemv_n || !kt.gemv_t)
-            continue;
+        if (!entry_of(isa, &kt) || !kt.gemv_n || !kt.gemv_t) continue;
         tile = kt;
         tile.gemv_n = tile.gemv_t = NULL;
-        cr_assert_eq(cg_gemm_reserve(1), CG_OK);
         const int ns[] = {1, 37, 2 * kt.nr, CG_GEMV_COLS + 13};
         const int ks[] = {1, 7, kt.kc + 5, 2 * kt.kc + 3};
         for (size_t in = 0; in < 4; in++)
             for (size_t ik = 0; ik < 4; ik++)
-                for (int t = 0; t < 4; t++) {
-                    const enum cg_trans ta = t & 1 ? CG_TRANS : CG_NO_TRANS;
-                    const enum cg_trans tb = t & 2 ? CG_TRANS : CG_NO_TRANS;
-                    const int n = ns[in], k = ks[ik], zero = (int)(in + ik) % 2;
-                    const int lda = ta ? 3 : k + 1, ldb = tb ? k + 2 : n + 5;
-                    const size_t na = ta ? (size_t)k * lda : (size_t)lda;
-                    const size_t nb = tb ? (size_t)n * ldb : (size_t)k * ldb;
-                    const float beta = zero ? 0.0f : 0.3f;
-                    float *a = t_alloc(na), *b = t_alloc(nb);
-                    float *c1 = t_alloc((size_t)n + 1), *c2 = t_alloc((size_t)n + 1);
-                    t_fill(a, na, -1.0f, 1.0f, 800 + ik);
-                    t_fill(b, nb, -1.0f, 1.0f, 810 + in);
-                    t_fill(c1, (size_t)n + 1, -1.0f, 1.0f, 820 + t);
-                    if (zero) c1[n - 1] = NAN;
-                    memcpy(c2, c1, ((size_t)n + 1) * sizeof(float));
-                    cg_sgemm_with(&kt, ta, tb, 1, n, k, 0.7f, a, lda, b, ldb, beta, c1, n);
-                    cg_sgemm_with(&tile, ta, tb, 1, n, k, 0.7f, a, lda, b, ldb, beta, c2, n);
-                    cr_assert(memcmp(c1, c2, ((size_t)n + 1) * sizeof(float)) == 0,
-                              "%s: 1x%dx%d ta=%d tb=%d beta=%g: GEMV and tile differ", kt.name,
-                              n, k, ta, tb, (double)beta);
-                    cr_assert(!isnan(c1[n - 1]));
-                    cg_free(a);
-                    cg_free(b);
-                    cg_free(c1);
-                    cg_free(c2);
-                    tested++;
+                for (int tr = 0; tr < 4; tr++, tested++) {
+                    const enum cg_trans ta = tr & 1 ? CG_TRANS : CG_NO_TRANS;
+                    const enum cg_trans tb = tr & 2 ? CG_TRANS : CG_NO_TRANS;
+                    const int n = ns[in], k = ks[ik];
+                    struct twin t = {.ta = ta, .tb = tb, .m = 1, .n = n, .k = k,
+                                     .lda = ta ? 3 : k + 1, .ldb = tb ? k + 2 : n + 5, .ldc = n,
+                                     .alpha = 0.7f, .beta = (in + ik) % 2 ? 0.0f : 0.3f,
+                                     .seed = (unsigned)(800 + 16 * in + 4 * ik + (size_t)tr)};
+                    assert_same_bits(&kt, &tile, t, "GEMV and tile differ");
                 }
     }
     if (!tested) cr_skip_test("no entry of this CPU has a GEMV");
