@@ -224,11 +224,14 @@ Test(gemm, isas_agree_with_ref) {
     }
 }
 
-/* Shapes that split along n, along m, and tiny ones below the threading threshold. */
+/* Shapes that split along n, along m, and tiny ones below the threading threshold; A*B^T
+ * that runs swapped as a whole and in each thread's part (64x600x300/tb), one-row GEMVs,
+ * and an m split whose last part is one row (13x16x5000/tb: GEMV there, tile serially). */
 static const int mt_shapes[][5] = {
     {100, 500, 784, 0, 0}, {100, 784, 1000, 0, 1}, {1000, 40, 100, 1, 0},
     {33, 1000, 70, 1, 1},  {257, 65, 63, 0, 1},    {7, 9, 5, 0, 0},
-    {1, 3000, 400, 0, 0},  {300, 17, 900, 1, 1},
+    {1, 3000, 400, 0, 0},  {300, 17, 900, 1, 1},   {64, 600, 300, 0, 1},
+    {1, 900, 700, 1, 1},   {13, 16, 5000, 0, 1},
 };
 
 Test(gemm, mt_bit_identical_to_st) {
