@@ -182,6 +182,11 @@ void cg_sgemm_pa_with(const struct cg_gemm_kernels *kt, int m, int n, int k, flo
                       const float *apacked, enum cg_trans tb, const float *b, int ldb,
                       float beta, float *c, int ldc);
 
+/* cg_sgemm_mt runs single-threaded below this many products m*n*k. */
+#ifndef CG_GEMM_MT_MIN
+#define CG_GEMM_MT_MIN 6e6
+#endif
+
 /* The same, parallelised over blocks of C with nt OpenMP threads (the fully connected
  * layers); bit-identical to cg_sgemm for any nt. Inside an active parallel region it runs
  * single-threaded on the caller's thread; nt is capped at cg_gemm_reserved(). */

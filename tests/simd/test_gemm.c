@@ -224,14 +224,15 @@ Test(gemm, isas_agree_with_ref) {
     }
 }
 
-/* Shapes that split along n, along m, and tiny ones below the threading threshold; A*B^T
- * that runs swapped as a whole and in each thread's part (64x600x300/tb), one-row GEMVs,
- * and an m split whose last part is one row (13x16x5000/tb: GEMV there, tile serially). */
+/* Shapes that split along n, along m, and a tiny one below the threading threshold
+ * (CG_GEMM_MT_MIN products; the others are above it); A*B^T that runs swapped as a whole
+ * and in each thread's part (64x600x300/tb), one-row GEMVs, and an m split whose last part
+ * is one row (13x16x30000/tb: GEMV there, tile serially). */
 static const int mt_shapes[][5] = {
-    {100, 500, 784, 0, 0}, {100, 784, 1000, 0, 1}, {1000, 40, 100, 1, 0},
-    {33, 1000, 70, 1, 1},  {257, 65, 63, 0, 1},    {7, 9, 5, 0, 0},
-    {1, 3000, 400, 0, 0},  {300, 17, 900, 1, 1},   {64, 600, 300, 0, 1},
-    {1, 900, 700, 1, 1},   {13, 16, 5000, 0, 1},
+    {100, 500, 784, 0, 0}, {100, 784, 1000, 0, 1}, {1000, 40, 200, 1, 0},
+    {33, 1000, 200, 1, 1}, {257, 65, 400, 0, 1},   {7, 9, 5, 0, 0},
+    {1, 9000, 700, 0, 0},  {300, 17, 1200, 1, 1},  {64, 600, 300, 0, 1},
+    {1, 3000, 2100, 1, 1}, {13, 16, 30000, 0, 1},
 };
 
 Test(gemm, mt_bit_identical_to_st) {
@@ -243,6 +244,8 @@ Test(gemm, mt_bit_identical_to_st) {
         for (size_t s = 0; s < sizeof mt_shapes / sizeof mt_shapes[0]; s++) {
             const int *sh = mt_shapes[s];
             struct prob p;
+            cr_assert(s == 5 || (double)sh[0] * sh[1] * sh[2] >= CG_GEMM_MT_MIN,
+                      "mt shape %zu would run single-threaded", s);
             prob_make(&p, (enum cg_trans)sh[3], (enum cg_trans)sh[4], sh[0], sh[1], sh[2], 2,
                       -0.5f, 0.3f, 90 + s);
             size_t nc = (size_t)p.m * p.ldc;
