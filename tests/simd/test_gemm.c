@@ -321,12 +321,17 @@ static const int pa_shapes[][3] = {
     {1, 17, 5}, {7, 33, 65}, {9, 65, 300}, {64, 392, 576}, {65, 31, 257}, {100, 70, 600},
 };
 
+/* The entry of this ISA, when this CPU runs it (its thread buffer reserved). */
+static bool entry_of(int isa, struct cg_gemm_kernels *kt) {
+    if (!cg_cpu_has((enum cg_isa)isa) || !cg_gemm_kernels_get(kt, (enum cg_isa)isa)) return false;
+    cr_assert_eq(cg_gemm_reserve(1), CG_OK);
+    return true;
+}
+
 Test(gemm, prepacked_a_matches_and_same_bits) {
     for (int isa = CG_ISA_REF; isa <= CG_ISA_AVX512; isa++) {
         struct cg_gemm_kernels kt;
-        if (!cg_cpu_has((enum cg_isa)isa) || !cg_gemm_kernels_get(&kt, (enum cg_isa)isa))
-            continue;
-        cr_assert_eq(cg_gemm_reserve(1), CG_OK);
+        if (!entry_of(isa, &kt)) continue;
         for (size_t s = 0; s < sizeof pa_shapes / sizeof pa_shapes[0]; s++) {
             for (int t = 0; t < 4; t++) {
                 enum cg_trans ta = (enum cg_trans)(t & 1), tb = (enum cg_trans)(t >> 1);
@@ -366,9 +371,7 @@ Test(gemm, prepacked_a_matches_and_same_bits) {
 Test(gemm, direct_and_packed_b_same_bits) {
     for (int isa = CG_ISA_REF; isa <= CG_ISA_AVX512; isa++) {
         struct cg_gemm_kernels kt;
-        if (!cg_cpu_has((enum cg_isa)isa) || !cg_gemm_kernels_get(&kt, (enum cg_isa)isa))
-            continue;
-        cr_assert_eq(cg_gemm_reserve(1), CG_OK);
+        if (!entry_of(isa, &kt)) continue;
         const int m = CG_GEMM_DIRECT_B_ROWS + 3, n = kt.nc + kt.nr + 5, k = kt.kc + 7;
         /* ldb = 1048 (n + 3 for the AVX2 entry): every other row off a cache-line boundary,
          * yet 8-aligned, so that 512 rows still read op(B) in place (gemm.c: direct_b_fits) */
@@ -430,13 +433,6 @@ static void assert_same_bits(const struct cg_gemm_kernels *x, const struct cg_ge
     cg_free(b);
     cg_free(c1);
     cg_free(c2);
-}
-
-/* The entry of this ISA, when this CPU runs it (its thread buffer reserved). */
-static bool entry_of(int isa, struct cg_gemm_kernels *kt) {
-    if (!cg_cpu_has((enum cg_isa)isa) || !cg_gemm_kernels_get(kt, (enum cg_isa)isa)) return false;
-    cr_assert_eq(cg_gemm_reserve(1), CG_OK);
-    return true;
 }
 
 /* op(A) read in place by the entry's ukernel_ua (up to CG_GEMM_UA_COLS columns) gives the

@@ -12,6 +12,25 @@
 #define MR 6
 #define NR 16
 
+/* alpha*acc + beta*c[0, 8) (lanes km when masked) with one rounding for alpha*acc +
+ * (beta*c), the same in every tile shape and in the GEMVs, whose bits are the tile's;
+ * beta == 0 gives alpha*acc without reading c. */
+static inline __attribute__((always_inline)) __m256
+out_value(const float *c, __m256 acc, __m256 va, __m256 vb, bool beta0, bool masked,
+          __m256i km) {
+    if (beta0) return _mm256_mul_ps(va, acc);
+    const __m256 c0 = masked ? _mm256_maskload_ps(c, km) : _mm256_loadu_ps(c);
+    return _mm256_fmadd_ps(va, acc, _mm256_mul_ps(vb, c0));
+}
+
+static inline __attribute__((always_inline)) void
+out_store(float *c, __m256 v, bool masked, __m256i km) {
+    if (masked)
+        _mm256_maskstore_ps(c, km, v);
+    else
+        _mm256_storeu_ps(c, v);
+}
+
 /* R live rows and NV live 8-column vectors as compile-time constants (see avx512/gemm.c). */
 static inline __attribute__((always_inline)) void
 tile(const size_t R, const size_t NV, const bool masked, const bool ua, size_t nr, size_t kc,
@@ -63,27 +82,13 @@ tile(const size_t R, const size_t NV, const bool masked, const bool ua, size_t n
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
 #pragma GCC unroll 8
     for (size_t r = 0; r < R; r++) {
+        /* both loads of the row before its stores */
         float *cr = c + r * ldc;
-        __m256 v0, v1 = _mm256_setzero_ps();
-        if (beta == 0.0f) {
-            v0 = _mm256_mul_ps(va, acc[r][0]);
-            if (NV > 1) v1 = _mm256_mul_ps(va, acc[r][1]);
-        } else {
-            /* one rounding for alpha*acc + (beta*c), the same in every tile shape */
-            __m256 c0 = masked ? _mm256_maskload_ps(cr, k0) : _mm256_loadu_ps(cr);
-            v0 = _mm256_fmadd_ps(va, acc[r][0], _mm256_mul_ps(vb, c0));
-            if (NV > 1) {
-                __m256 c1 = masked ? _mm256_maskload_ps(cr + 8, k1) : _mm256_loadu_ps(cr + 8);
-                v1 = _mm256_fmadd_ps(va, acc[r][1], _mm256_mul_ps(vb, c1));
-            }
-        }
-        if (!masked) {
-            _mm256_storeu_ps(cr, v0);
-            if (NV > 1) _mm256_storeu_ps(cr + 8, v1);
-        } else {
-            _mm256_maskstore_ps(cr, k0, v0);
-            if (NV > 1) _mm256_maskstore_ps(cr + 8, k1, v1);
-        }
+        const __m256 v0 = out_value(cr, acc[r][0], va, vb, beta == 0.0f, masked, k0);
+        __m256 v1 = v0;
+        if (NV > 1) v1 = out_value(cr + 8, acc[r][1], va, vb, beta == 0.0f, masked, k1);
+        out_store(cr, v0, masked, k0);
+        if (NV > 1) out_store(cr + 8, v1, masked, k1);
     }
 }
 
@@ -214,18 +219,10 @@ void cg_f32_gemm_packat_6__avx2(size_t mr, size_t kc, const float *restrict a, s
 static inline __attribute__((always_inline)) void
 gemv_out(float *restrict c, size_t w, __m256 acc, float alpha, float beta) {
     const __m256i km = tail_mask((int)w);
-    const __m256 va = _mm256_set1_ps(alpha);
-    __m256 v;
-    if (beta == 0.0f) {
-        v = _mm256_mul_ps(va, acc);
-    } else {
-        __m256 c0 = w == 8 ? _mm256_loadu_ps(c) : _mm256_maskload_ps(c, km);
-        v = _mm256_fmadd_ps(va, acc, _mm256_mul_ps(_mm256_set1_ps(beta), c0));
-    }
-    if (w == 8)
-        _mm256_storeu_ps(c, v);
-    else
-        _mm256_maskstore_ps(c, km, v);
+    out_store(c,
+              out_value(c, acc, _mm256_set1_ps(alpha), _mm256_set1_ps(beta), beta == 0.0f,
+                        w < 8, km),
+              w < 8, km);
 }
 
 #ifndef GEMV_ROWS
